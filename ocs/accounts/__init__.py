@@ -1,0 +1,1 @@
+"""Users, groups, passwords and the occ command."""

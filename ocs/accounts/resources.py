@@ -1,0 +1,206 @@
+"""``/cloud/user`` and the provisioning subset (``ocs.md`` §12a, §13)."""
+
+from __future__ import annotations
+
+from ocs import envelope
+from ocs.accounts import service as accounts
+from ocs.app import ADMIN, USER, policy
+from ocs.errors import ProvisioningError
+
+SUB_ADMIN = "Logged in account must be at least a sub admin"
+GROUP_ADMIN = "Logged in account must be an admin, a sub admin or gotten special right to access this setting"
+QUOTA = {"free": -3, "used": 0, "total": -3, "relative": 0, "quota": -3}
+EDITABLE_KEYS = {"display", "displayname", "email", "password"}
+
+
+def user_details(user) -> dict:
+    """The user-details object, key order as Nextcloud's provisioning API (§13.3)."""
+    name = user.shown_name
+    return {
+        "enabled": True,
+        "id": user.uid,
+        "lastLogin": int(user.last_login or 0) * 1000,
+        "backend": "Database",
+        "subadmin": [],
+        "quota": dict(QUOTA),
+        "manager": "",
+        "email": user.email,
+        "additional_mail": [],
+        "displayname": name,
+        "display-name": name,
+        "phone": "",
+        "address": "",
+        "website": "",
+        "twitter": "",
+        "fediverse": "",
+        "organisation": "",
+        "role": "",
+        "headline": "",
+        "biography": "",
+        "profile_enabled": "1",
+        "groups": accounts.user_groups(user),
+        "language": "en",
+        "locale": "",
+        "notify_email": user.email,
+        "backendCapabilities": {"setDisplayName": True, "setPassword": True},
+    }
+
+
+def _may_see(req, target) -> bool:
+    me = req.context.user
+    return target is not None and (me.uid == target.uid or accounts.is_admin(me))
+
+
+class CurrentUserResource:
+    """``GET /cloud/user``: the authenticated user's details."""
+
+    @policy(auth=USER)
+    def on_get(self, req, resp):
+        envelope.respond(req, resp, user_details(req.context.user))
+
+
+class UsersResource:
+    def __init__(self, platform):
+        self.platform = platform
+
+    @policy(auth=ADMIN, admin_message=SUB_ADMIN)
+    def on_get(self, req, resp):
+        params = req.context.params
+        search = params.string("search", "")
+        limit = params.nullable_integer("limit", minimum=0)
+        offset = params.integer("offset", 0, minimum=0)
+        envelope.respond(req, resp, {"users": accounts.list_users(search, limit, offset)})
+
+    @policy(auth=ADMIN, admin_message=SUB_ADMIN)
+    def on_post(self, req, resp):
+        params = req.context.params
+        uid = params.string("userid", "")
+        if not uid:
+            raise ProvisioningError(101, accounts.INVALID_USER_ID)
+        groups = params.array("groups", [])
+        if isinstance(groups, dict):
+            groups = [g for values in groups.values() for g in values]
+        groups = [str(g) for g in groups]
+        user = accounts.create_user(
+            self.platform.passwords,
+            uid,
+            password=params.string("password", ""),
+            display_name=params.string("displayName", ""),
+            email=params.string("email", ""),
+            groups=groups,
+        )
+        envelope.respond(req, resp, {"id": user.uid})
+
+
+class UserResource:
+    def __init__(self, platform):
+        self.platform = platform
+
+    @policy(auth=USER)
+    def on_get(self, req, resp, userId):
+        target = accounts.find_user(userId)
+        if target is None:
+            raise ProvisioningError(404, "User does not exist")
+        if not _may_see(req, target):
+            raise ProvisioningError(998, "")
+        envelope.respond(req, resp, user_details(target))
+
+    @policy(auth=USER)
+    def on_put(self, req, resp, userId):
+        params = req.context.params
+        target = accounts.find_user(userId)
+        if not _may_see(req, target):
+            raise ProvisioningError(998, "")
+        key = params.string("key", "")
+        if key not in EDITABLE_KEYS:
+            raise ProvisioningError(113, "")
+        value = params.string("value", "", empty_is_absent=False)
+        if key in ("display", "displayname"):
+            accounts.set_display_name(target.uid, value)
+        elif key == "email":
+            accounts.set_email(target.uid, value)
+        else:
+            accounts.set_password(self.platform.passwords, target.uid, value)
+        envelope.respond(req, resp, [])
+
+    @policy(auth=ADMIN, admin_message=SUB_ADMIN)
+    def on_delete(self, req, resp, userId):
+        target = accounts.find_user(userId)
+        if target is None:
+            raise ProvisioningError(998, "")
+        if target.uid == req.context.user.uid:
+            raise ProvisioningError(101, "")
+        accounts.delete_user(target.uid)
+        envelope.respond(req, resp, [])
+
+
+class UserGroupsResource:
+    @policy(auth=USER)
+    def on_get(self, req, resp, userId):
+        target = accounts.find_user(userId)
+        if not _may_see(req, target):
+            raise ProvisioningError(998, "")
+        envelope.respond(req, resp, {"groups": accounts.user_groups(target)})
+
+    @policy(auth=ADMIN, admin_message=SUB_ADMIN)
+    def on_post(self, req, resp, userId):
+        accounts.add_member(req.context.params.string("groupid", ""), userId)
+        envelope.respond(req, resp, [])
+
+    @policy(auth=ADMIN, admin_message=SUB_ADMIN)
+    def on_delete(self, req, resp, userId):
+        gid = req.context.params.string("groupid", "")
+        accounts.remove_member(gid, userId, acting_uid=req.context.user.uid)
+        envelope.respond(req, resp, [])
+
+
+class GroupsResource:
+    @policy(auth=ADMIN, admin_message=SUB_ADMIN)
+    def on_get(self, req, resp):
+        params = req.context.params
+        search = params.string("search", "")
+        limit = params.nullable_integer("limit", minimum=0)
+        offset = params.integer("offset", 0, minimum=0)
+        envelope.respond(req, resp, {"groups": accounts.list_groups(search, limit, offset)})
+
+    @policy(auth=ADMIN, admin_message=GROUP_ADMIN)
+    def on_post(self, req, resp):
+        params = req.context.params
+        gid = params.string("groupid", "")
+        if not gid:
+            raise ProvisioningError(101, "Invalid group name")
+        accounts.create_group(gid, params.string("displayname", None))
+        envelope.respond(req, resp, [])
+
+
+class GroupResource:
+    @policy(auth=ADMIN, admin_message=SUB_ADMIN)
+    def on_get(self, req, resp, groupId):
+        if accounts.find_group(groupId) is None:
+            raise ProvisioningError(404, "The requested group could not be found")
+        envelope.respond(req, resp, {"users": accounts.group_member_ids(groupId)})
+
+    @policy(auth=ADMIN, admin_message=SUB_ADMIN)
+    def on_put(self, req, resp, groupId):
+        params = req.context.params
+        if params.string("key", "") != "displayname":
+            raise ProvisioningError(997, "")
+        accounts.set_group_display_name(groupId, params.string("value", "", empty_is_absent=False))
+        envelope.respond(req, resp, [])
+
+    @policy(auth=ADMIN, admin_message=SUB_ADMIN)
+    def on_delete(self, req, resp, groupId):
+        accounts.delete_group(groupId)
+        envelope.respond(req, resp, [])
+
+
+def add_routes(app, platform) -> None:
+    """Wire ``/cloud/user`` always and the provisioning subset when ``provisioning.enabled``."""
+    app.add_route("/ocs/cloud/user", CurrentUserResource())
+    if not platform.config["provisioning"]["enabled"]:
+        return
+    app.add_route("/ocs/cloud/users", UsersResource(platform))
+    app.add_route("/ocs/cloud/users/{userId}", UserResource(platform))
+    app.add_route("/ocs/cloud/users/{userId}/groups", UserGroupsResource())
+    app.add_route("/ocs/cloud/groups", GroupsResource())
+    app.add_route("/ocs/cloud/groups/{groupId}", GroupResource())

@@ -1,0 +1,385 @@
+"""The OCS request pipeline: path layout, body limits, parameters, format, authentication,
+route policies, error rendering, default headers and request logging (``ocs.md`` §2).
+
+``wsgi.create_app`` builds a :class:`Platform`, lets each feature add its routes, and returns
+the Falcon app.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+
+import falcon
+
+from ocs import db as dbm
+from ocs import envelope, errors, formats
+from ocs.accounts import service as accounts
+from ocs.params import FORM_CONTENT_TYPE, JSON_CONTENT_TYPE, Params, parse_json_body, parse_urlencoded
+
+log = logging.getLogger("ocs.request")
+
+PUBLIC = "public"
+USER = "user"
+ADMIN = "admin"
+
+TOKEN = re.compile(r"^[a-z0-9]{4,30}$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ID_ALPHABET = string.ascii_letters + string.digits
+
+DEFAULT_HEADERS = {
+    "Cache-Control": "no-cache, no-store, must-revalidate",
+    "Content-Security-Policy": "default-src 'none';base-uri 'none';manifest-src 'self';frame-ancestors 'none'",
+    "Feature-Policy": (
+        "autoplay 'none';camera 'none';fullscreen 'none';geolocation 'none';microphone 'none';payment 'none'"
+    ),
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+OCS_PREFIXES = (("/ocs/v1.php", 1), ("/ocs/v2.php", 2))
+PLAIN_PATHS = ("/status.php", "/health/live", "/health/ready")
+UNROUTED = "/-unrouted-"
+
+KIND_OCS = "ocs"
+KIND_PLAIN = "plain"
+KIND_OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who may call a responder and what it needs; data, checked in one place.
+
+    ``versions`` lists the Talk API versions a Talk route serves (empty: not a Talk route);
+    ``feature`` is the capability that gates it; ``throttle`` lists the brute-force actions
+    pre-checked before the handler; ``admin_message`` is the 403 text for non-admins.
+    """
+
+    auth: str = USER
+    csrf: bool = True
+    versions: tuple = ()
+    feature: str | None = None
+    throttle: tuple = ()
+    admin_message: str = "Logged in account must be an admin"
+    body_limit: str = "max_body_bytes"
+    extra: dict = field(default_factory=dict)
+
+
+def policy(**kwargs):
+    """Decorator attaching a :class:`Policy` to a responder (``on_get``, ``on_post`` …)."""
+
+    def wrap(function):
+        function.ocs_policy = Policy(**kwargs)
+        return function
+
+    return wrap
+
+
+DEFAULT_POLICY = Policy()
+
+
+def policy_for(resource, method: str) -> Policy | None:
+    responder = getattr(resource, "on_" + method.lower(), None)
+    if responder is None:
+        return None
+    return getattr(responder, "ocs_policy", DEFAULT_POLICY)
+
+
+def new_request_id() -> str:
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(20))
+
+
+class Platform:
+    """Shared services of one app: config, passwords, throttle, authentication, capabilities."""
+
+    def __init__(self, config, passwords, throttler, authenticator, registry, clock=time.time):
+        self.config = config
+        self.passwords = passwords
+        self.throttler = throttler
+        self.authenticator = authenticator
+        self.registry = registry
+        self.clock = clock
+        server = config["server"]
+        self.base_path = server["base_path"]
+        self.trusted_proxies = [ipaddress.ip_network(c, strict=False) for c in server["trusted_proxies"]]
+        self.default_format = config["ocs"]["default_format"]
+        self.csrf_mode = config["ocs"]["require_api_request_header"]
+        self.cookie_name = config["session"]["cookie_name"]
+
+    # --- client address -------------------------------------------------------------------
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip().strip("[]").split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(ip in net for net in self.trusted_proxies)
+
+    def client_address(self, req) -> tuple[str, bool]:
+        """The client IP (X-Forwarded-For only via trusted proxies) and whether it is https."""
+        peer = req.env.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a placeholder, never bound
+        https = req.env.get("wsgi.url_scheme") == "https"
+        if self.trusted_proxies and self._trusted(peer):
+            forwarded = req.get_header("X-Forwarded-For") or ""
+            hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+            address = peer
+            for hop in reversed(hops):
+                address = hop
+                if not self._trusted(hop):
+                    break
+            proto = (req.get_header("X-Forwarded-Proto") or "").split(",")[0].strip().lower()
+            if proto:
+                https = proto == "https"
+            return address, https
+        return peer, https
+
+
+class PlatformMiddleware:
+    """Steps 1–8 of ``ocs.md`` §2 around every request, plus headers and logging."""
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+
+    # --- process_request: layout, body, params, format, maintenance, authentication --------
+
+    def process_request(self, req, resp):
+        ctx = req.context
+        ctx.started = time.monotonic()
+        incoming = req.get_header("X-Request-Id") or ""
+        ctx.request_id = incoming if REQUEST_ID.match(incoming) else new_request_id()
+        ctx.user = None
+        ctx.fmt = None
+        ctx.talk_v4 = False
+        ctx.api_version = None
+        ctx.policy = None
+        ctx.params = Params({})
+        platform = self.platform
+        self._route_path(req)
+        ip, https = platform.client_address(req)
+        ctx.https = https
+        ctx.client = platform.throttler.client(ip)
+        if ctx.kind != KIND_OCS:
+            return
+        ctx.params = Params(parse_urlencoded(req.query_string or ""))
+        self._read_body(req)
+        try:
+            ctx.fmt = formats.negotiate(
+                ctx.params.format_value(), req.get_header("Accept"), platform.default_format
+            )
+        except errors.BadFormat:
+            ctx.fmt = formats.JSON
+            raise errors.BadRequest("format") from None
+        if platform.config["server"]["maintenance"]:
+            raise errors.ServiceUnavailable(retry_after=None, headers={"X-Nextcloud-Maintenance-Mode": "1"})
+        ctx.user = platform.authenticator.authenticate(req, ctx.client)
+
+    def _route_path(self, req):
+        ctx = req.context
+        path = req.path
+        base = self.platform.base_path
+        ctx.kind = KIND_OTHER
+        ctx.ocs_version = None
+        if base:
+            if path != base and not path.startswith(base + "/"):
+                req.path = UNROUTED
+                return
+            path = path[len(base) :] or "/"
+        for prefix, version in OCS_PREFIXES:
+            if path == prefix or path.startswith(prefix + "/"):
+                ctx.kind = KIND_OCS
+                ctx.ocs_version = version
+                req.path = "/ocs" + path[len(prefix) :]
+                return
+        if path in PLAIN_PATHS:
+            ctx.kind = KIND_PLAIN
+            req.path = path
+            return
+        req.path = UNROUTED
+
+    def _read_body(self, req):
+        ctx = req.context
+        limit = self.platform.config["server"]["max_body_bytes"]
+        if req.path.endswith("/avatar"):
+            limit = self.platform.config["server"]["max_avatar_upload_bytes"]
+        length = req.content_length
+        if length is not None and length > limit:
+            raise errors.PayloadTooLarge()
+        body = req.bounded_stream.read(limit + 1) if (length or req.get_header("Transfer-Encoding")) else b""
+        if len(body) > limit:
+            raise errors.PayloadTooLarge()
+        ctx.body = body
+        if not body:
+            return
+        content_type = req.content_type or ""
+        if JSON_CONTENT_TYPE.match(content_type):
+            try:
+                ctx.params.body = parse_json_body(body)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                ctx.params.body_error = True
+        elif FORM_CONTENT_TYPE.match(content_type):
+            try:
+                ctx.params.body = parse_urlencoded(body.decode("ascii"))
+            except UnicodeDecodeError:
+                ctx.params.body_error = True
+
+    # --- process_resource: route policy ---------------------------------------------------
+
+    def process_resource(self, req, resp, resource, params):
+        ctx = req.context
+        if resource is None:
+            raise errors.UnknownRoute()
+        if ctx.kind != KIND_OCS:
+            if req.method not in ("GET",):
+                raise errors.method_not_allowed(["GET"])
+            return
+        rule = policy_for(resource, req.method)
+        if rule is None:
+            raise errors.method_not_allowed()
+        ctx.policy = rule
+        registry = self.platform.registry
+        if rule.versions:
+            version = params.pop("apiVersion", None)
+            if version not in rule.versions:
+                raise errors.UnknownRoute()
+            ctx.api_version = version
+            ctx.talk_v4 = version == "v4"
+        if "token" in params and not TOKEN.match(params["token"]):
+            raise errors.UnknownRoute()
+        if rule.feature is not None and not registry.enabled(rule.feature):
+            raise errors.UnknownRoute()
+        if rule.auth in (USER, ADMIN) and ctx.user is None:
+            raise errors.NotLoggedIn()
+        if rule.auth == ADMIN and not accounts.is_admin(ctx.user):
+            raise errors.NotAdmin(message=rule.admin_message)
+        if rule.csrf and not self._passes_csrf(req):
+            raise errors.csrf_failed()
+        for action in rule.throttle:
+            self.platform.throttler.precheck(ctx.client, action)
+        ctx.params.path = dict(params)
+        ctx.params.check_body()
+
+    def _passes_csrf(self, req) -> bool:
+        if (req.get_header("OCS-APIRequest") or "").lower() == "true":
+            return True
+        if (req.get_header("Authorization") or "").startswith("Bearer "):
+            return True
+        if self.platform.csrf_mode == "cookie":
+            return self.platform.cookie_name not in req.cookies
+        return False
+
+    # --- process_response: headers and the access log -------------------------------------
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        ctx = req.context
+        for name, value in DEFAULT_HEADERS.items():
+            if resp.get_header(name) is None:
+                resp.set_header(name, value)
+        request_id = getattr(ctx, "request_id", None) or new_request_id()
+        resp.set_header("X-Request-Id", request_id)
+        started = getattr(ctx, "started", None)
+        elapsed = (time.monotonic() - started) * 1000 if started else 0.0
+        user = getattr(ctx, "user", None)
+        client = getattr(ctx, "client", None)
+        log.info(
+            "%s %s %s %s user=%s ip=%s %.1fms",
+            request_id,
+            req.method,
+            req.relative_uri.split("?", 1)[0] if ctx.kind != KIND_OCS else _original_path(req),
+            resp.status.split(" ", 1)[0] if isinstance(resp.status, str) else resp.status,
+            user.uid if user is not None else "-",
+            client.ip if client is not None else "-",
+            elapsed,
+        )
+
+
+def _original_path(req) -> str:
+    return req.env.get("PATH_INFO", req.path)
+
+
+# --- error handlers -------------------------------------------------------------------------
+
+
+def _ensure_format(req) -> None:
+    ctx = req.context
+    if getattr(ctx, "fmt", None) is None:
+        platform_default = getattr(ctx, "default_format", None) or formats.XML
+        try:
+            query = parse_urlencoded(req.query_string or "")
+            fmt = query.get("format")
+            ctx.fmt = formats.negotiate(
+                fmt if isinstance(fmt, str) else None, req.get_header("Accept"), platform_default
+            )
+        except errors.BadFormat:
+            ctx.fmt = formats.JSON
+
+
+def install_error_handlers(app: falcon.App, platform: Platform) -> None:
+    """Every failure comes back enveloped (or as the documented plain answer), never a traceback."""
+
+    def ocs_kind(req) -> bool:
+        return getattr(req.context, "kind", KIND_OTHER) == KIND_OCS
+
+    def prepare(req):
+        req.context.default_format = platform.default_format
+        _ensure_format(req)
+
+    def handle_ocs_error(req, resp, ex, params):
+        if not ocs_kind(req):
+            if isinstance(ex, errors.UnknownRoute):
+                envelope.render_plain(resp, 404, {"message": "Not found"})
+            else:
+                envelope.render_plain(
+                    resp, ex.status if 100 <= ex.status < 600 else 500, {"message": ex.message}
+                )
+            return
+        prepare(req)
+        envelope.render_error(req, resp, ex)
+
+    def handle_plain(req, resp, ex, params):
+        envelope.render_plain(resp, ex.status, ex.body, ex.headers)
+
+    def handle_http_error(req, resp, ex, params):
+        status = ex.status_code if hasattr(ex, "status_code") else int(str(ex.status).split()[0])
+        if isinstance(ex, falcon.HTTPRouteNotFound) or (status == 404 and not ocs_kind(req)):
+            handle_ocs_error(req, resp, errors.UnknownRoute(), params)
+            return
+        if status == 405:
+            envelope.render_plain(resp, 405, None)
+            return
+        if ocs_kind(req):
+            handle_ocs_error(req, resp, errors.OCSError(status=status, message=""), params)
+        else:
+            envelope.render_plain(resp, status, {"message": ex.title or ""})
+
+    def handle_exception(req, resp, ex, params):
+        translated = dbm.translate_database_error(ex)
+        if translated is not None:
+            log.warning(
+                "%s database unavailable: %s", getattr(req.context, "request_id", "-"), ex.__class__.__name__
+            )
+            dbm.release_connection()
+            if ocs_kind(req):
+                handle_ocs_error(req, resp, translated, params)
+            else:
+                envelope.render_plain(resp, 503, {"message": "Service unavailable"}, translated.headers)
+            return
+        log.exception(
+            "%s unexpected error on %s %s", getattr(req.context, "request_id", "-"), req.method, req.path
+        )
+        dbm.release_connection()
+        if ocs_kind(req):
+            handle_ocs_error(req, resp, errors.InternalError(), params)
+        else:
+            envelope.render_plain(resp, 500, {"message": "Internal Server Error"})
+
+    # Falcon picks the most specific handler by exception class.
+    app.add_error_handler(Exception, handle_exception)
+    app.add_error_handler(falcon.HTTPError, handle_http_error)
+    app.add_error_handler(errors.OCSError, handle_ocs_error)
+    app.add_error_handler(errors.PlainResponse, handle_plain)

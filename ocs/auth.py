@@ -1,0 +1,209 @@
+"""Authentication: who is calling. HTTP Basic against local accounts, plus pluggable backends.
+
+``auth.backend`` chooses:
+
+* ``local``: HTTP Basic only (``ocs.md`` §10).
+* ``trusted_header``: the user id in ``auth.trusted_header``, honoured only when the TCP peer is
+  in ``auth.trusted_header_proxies``; otherwise HTTP Basic as with ``local``.
+* ``callable``: ``auth.callable`` names ``module:function(environ) -> user id or None``; when it
+  returns None, HTTP Basic as with ``local``.
+
+The result is a :class:`~ocs.accounts.models.User` or None (anonymous).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import importlib
+import ipaddress
+import logging
+import secrets
+import threading
+import time
+
+from ocs import throttle as throttling
+from ocs.accounts import service as accounts
+from ocs.accounts.models import User
+from ocs.config import ConfigError
+from ocs.errors import Unauthorised
+
+log = logging.getLogger("ocs.auth")
+
+CHALLENGE = 'Basic realm="Authorisation Required"'
+XHR_CHALLENGE = 'DummyBasic realm="Authorisation Required"'
+CACHE_LIMIT = 10000
+
+
+def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """``(login, password)`` from a Basic header with both parts non-empty, else None."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    if ":" not in decoded:
+        return None
+    login, password = decoded.split(":", 1)
+    if not login or not password or "\x00" in login:
+        return None
+    return login, password
+
+
+def is_bearer(header: str | None) -> bool:
+    return bool(header) and header.strip().lower().startswith("bearer ")
+
+
+def unauthorised(req) -> Unauthorised:
+    xhr = (req.get_header("X-Requested-With") or "").lower() == "xmlhttprequest"
+    return Unauthorised(headers={"WWW-Authenticate": XHR_CHALLENGE if xhr else CHALLENGE})
+
+
+class CredentialCache:
+    """Verified Basic credentials per process, keyed by HMAC(process secret, login NUL password)."""
+
+    def __init__(self, ttl: int, clock=time.monotonic):
+        self.ttl = ttl
+        self.clock = clock
+        self._secret = secrets.token_bytes(32)
+        self._entries: dict[bytes, tuple[int, int, float]] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, login: str, password: str) -> bytes:
+        material = f"{login}\x00{password}".encode("utf-8", "surrogatepass")
+        return hmac.new(self._secret, material, hashlib.sha256).digest()
+
+    def lookup(self, login: str, password: str) -> tuple[int, int] | None:
+        if self.ttl <= 0:
+            return None
+        key = self._key(login, password)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[2] < self.clock():
+                del self._entries[key]
+                return None
+        return entry[0], entry[1]
+
+    def store(self, login: str, password: str, user: User) -> None:
+        if self.ttl <= 0:
+            return
+        key = self._key(login, password)
+        with self._lock:
+            if len(self._entries) >= CACHE_LIMIT:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[key] = (user.id, user.credential_epoch, self.clock() + self.ttl)
+
+
+class BasicAuth:
+    """HTTP Basic against local accounts, throttled (``login``) before any hash is computed."""
+
+    def __init__(self, passwords, throttler: throttling.Throttler, cache: CredentialCache):
+        self.passwords = passwords
+        self.throttler = throttler
+        self.cache = cache
+
+    def authenticate(self, req, client) -> User | None:
+        header = req.get_header("Authorization")
+        if is_bearer(header):
+            self.throttler.register(client, throttling.LOGIN, {"user": ""})
+            raise unauthorised(req)
+        credentials = parse_basic(header)
+        if credentials is None:
+            return None
+        login, password = credentials
+        cached = self.cache.lookup(login, password)
+        if cached is not None:
+            user = User.get_or_none(User.id == cached[0])
+            if user is not None and user.credential_epoch == cached[1]:
+                return user
+        earlier = self.throttler.precheck(client, throttling.LOGIN)
+        user = accounts.verify_login(self.passwords, login, password)
+        if user is None:
+            log.info("login failed for %r from %s", login[:64], client.ip)
+            self.throttler.register(client, throttling.LOGIN, {"user": login})
+            raise unauthorised(req)
+        if earlier:
+            self.throttler.reset(client, throttling.LOGIN, {"user": user.uid})
+        self.cache.store(login, password, user)
+        return user
+
+
+class TrustedHeaderAuth:
+    """User id from a header set by an authenticating reverse proxy."""
+
+    def __init__(self, config, fallback: BasicAuth):
+        section = config["auth"]
+        self.header = section["trusted_header"]
+        self.proxies = [ipaddress.ip_network(c, strict=False) for c in section["trusted_header_proxies"]]
+        self.provision = section["provision_users"]
+        self.fallback = fallback
+
+    def _from_proxy(self, req) -> bool:
+        try:
+            peer = ipaddress.ip_address((req.env.get("REMOTE_ADDR") or "").split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(peer in net for net in self.proxies)
+
+    def authenticate(self, req, client) -> User | None:
+        uid = (req.get_header(self.header) or "").strip()
+        if uid and self._from_proxy(req):
+            return _resolve(uid, self.provision, req)
+        return self.fallback.authenticate(req, client)
+
+
+class CallableAuth:
+    """An integrator's function of the WSGI environ returning a user id (or None)."""
+
+    def __init__(self, config, fallback: BasicAuth):
+        self.function = import_callable(config["auth"]["callable"])
+        self.provision = config["auth"]["provision_users"]
+        self.fallback = fallback
+
+    def authenticate(self, req, client) -> User | None:
+        uid = self.function(req.env)
+        if uid:
+            return _resolve(str(uid), self.provision, req)
+        return self.fallback.authenticate(req, client)
+
+
+def _resolve(uid: str, provision: bool, req) -> User:
+    user = accounts.ensure_user(uid) if provision else accounts.find_user(uid)
+    if user is None:
+        log.warning("authentication backend named unknown or invalid user %r", uid[:64])
+        raise unauthorised(req)
+    return user
+
+
+def import_callable(path: str):
+    """Resolve ``package.module:function`` (or ``package.module.function``)."""
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        function = getattr(module, attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"auth.callable: cannot import {path!r}: {exc}") from exc
+    if not callable(function):
+        raise ConfigError(f"auth.callable: {path!r} is not callable")
+    return function
+
+
+def make_authenticator(config, passwords, throttler):
+    """The authenticator that ``auth.backend`` selects."""
+    basic = BasicAuth(passwords, throttler, CredentialCache(config["passwords"]["credential_cache_ttl"]))
+    backend = config["auth"]["backend"]
+    if backend == "trusted_header":
+        return TrustedHeaderAuth(config, basic)
+    if backend == "callable":
+        return CallableAuth(config, basic)
+    return basic

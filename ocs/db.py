@@ -1,0 +1,260 @@
+"""Persistence platform: the database proxy, base model, transactions, migrations, middleware.
+
+One :data:`db` proxy is bound to the configured database by ``wsgi.create_app``. The
+:class:`DatabaseMiddleware` owns the connection of a request; services own transactions and
+open them with :func:`write_tx` (``BEGIN IMMEDIATE`` on SQLite).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import peewee
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
+
+from ocs import errors
+from ocs.config import ConfigError
+
+log = logging.getLogger("ocs.db")
+
+db = peewee.DatabaseProxy()
+
+
+class BaseModel(peewee.Model):
+    """Base of every model: bound to the shared proxy, explicit table names in subclasses."""
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class ServerSetting(BaseModel):
+    """Key/value settings of the installation (schema versions, instance secrets)."""
+
+    key = peewee.CharField(primary_key=True, max_length=190)
+    value = peewee.TextField()
+
+    class Meta:
+        table_name = "server_settings"
+
+
+def is_sqlite(database=None) -> bool:
+    target = database if database is not None else db.obj
+    return isinstance(target, peewee.SqliteDatabase)
+
+
+def make_database(config) -> peewee.Database:
+    """Build (without connecting) the database object for ``database.url``."""
+    section = config["database"]
+    url = section["url"]
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        # sqlite:///relative/path, sqlite:////absolute/path, sqlite:///:memory:
+        path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ConfigError("database.url: sqlite URLs look like sqlite:///path/to/file.db")
+        if path != ":memory:":
+            directory = os.path.dirname(os.path.abspath(path))
+            os.makedirs(directory, exist_ok=True)
+        return peewee.SqliteDatabase(
+            path,
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": section["sqlite_synchronous"],
+                "foreign_keys": 1,
+                "busy_timeout": section["busy_timeout_ms"],
+                "cache_size": -64000,
+                "temp_store": "memory",
+            },
+            timeout=section["busy_timeout_ms"] / 1000.0,
+            autoconnect=True,
+        )
+    params = dict(parse_qsl(parts.query))
+    kwargs = {
+        "host": parts.hostname or None,
+        "port": parts.port or None,
+        "user": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+    }
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    kwargs.update(params)
+    name = unquote(parts.path.lstrip("/")) or "postgres"
+    return PooledPostgresqlDatabase(
+        name,
+        max_connections=section["pool_max_connections"],
+        stale_timeout=section["pool_stale_timeout"],
+        timeout=section["pool_wait_timeout"],
+        autoconnect=True,
+        **kwargs,
+    )
+
+
+def write_tx():
+    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite so that read-then-write never fails."""
+    if is_sqlite():
+        return db.atomic("IMMEDIATE")
+    return db.atomic()
+
+
+def is_unavailable_error(exc: BaseException) -> bool:
+    """True for database errors that mean "busy or unavailable" (answered 503, D41)."""
+    if isinstance(exc, MaxConnectionsExceeded):
+        return True
+    if isinstance(exc, peewee.OperationalError | peewee.InterfaceError):
+        text = str(exc).lower()
+        if is_sqlite():
+            return any(s in text for s in ("locked", "busy", "disk is full", "disk i/o", "unable to open"))
+        return True
+    return False
+
+
+def release_connection() -> None:
+    """Return the request's connection: to the pool on PostgreSQL; SQLite keeps its per-thread one."""
+    obj = db.obj
+    if obj is None or obj.is_closed():
+        return
+    if is_sqlite(obj):
+        if obj.in_transaction():  # a failed request must never leave a transaction open
+            obj.rollback()
+        return
+    try:
+        if not obj.in_transaction():
+            obj.close()
+        else:
+            obj.rollback()
+            obj.close()
+    except Exception:  # broken connection: drop it from the pool instead of returning it
+        log.warning("discarding a broken database connection")
+        try:
+            obj.manual_close()
+        except Exception:  # noqa: S110 - nothing more can be done with a dead connection
+            pass
+
+
+class DatabaseMiddleware:
+    """Connection per request: checked out lazily, always returned in ``process_response``."""
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        release_connection()
+
+
+def discard_connections() -> None:
+    """Close every connection this process holds (after start-up work, before forking)."""
+    obj = db.obj
+    if obj is None:
+        return
+    if isinstance(obj, PooledPostgresqlDatabase):
+        if not obj.is_closed():
+            obj.close()
+        obj.close_all()
+    elif not obj.is_closed():
+        obj.close()
+
+
+def ping(timeout_s: float = 2.0) -> bool:
+    """``SELECT 1`` within ``timeout_s``; False when the database does not answer."""
+    result = {}
+
+    def run():
+        try:
+            db.execute_sql("SELECT 1").fetchone()
+            result["ok"] = True
+        except Exception as exc:  # the caller only needs yes/no; the reason is logged
+            log.warning("database ping failed: %s", exc.__class__.__name__)
+            result["ok"] = False
+        finally:
+            if is_sqlite():
+                db.close()  # this thread ends here; its connection must not outlive it
+            else:
+                release_connection()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    return result.get("ok", False)
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step of a component: ``apply(dialect)`` runs inside the migration transaction."""
+
+    version: int
+    description: str
+    apply: Callable[[Dialect], None]
+
+
+class Dialect:
+    """The few SQL differences migrations need between SQLite and PostgreSQL."""
+
+    def __init__(self, database):
+        self.database = database
+        self.sqlite = is_sqlite(database)
+        self.pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if self.sqlite else "BIGSERIAL PRIMARY KEY"
+        self.bigint = "INTEGER" if self.sqlite else "BIGINT"
+        self.text = "TEXT"
+        self.blob = "BLOB" if self.sqlite else "BYTEA"
+
+    def run(self, *statements: str) -> None:
+        for sql in statements:
+            self.database.execute_sql(sql)
+
+
+def _schema_versions() -> dict[str, int]:
+    rows = ServerSetting.select().where(ServerSetting.key.startswith("schema."))
+    return {row.key[len("schema.") :]: int(row.value) for row in rows}
+
+
+def migrate(components: dict[str, list[Migration]]) -> list[str]:
+    """Bring every component's schema to its newest version; returns what was applied.
+
+    Runs in one write transaction guarded against concurrent start-ups (``BEGIN IMMEDIATE`` on
+    SQLite, an advisory lock on PostgreSQL), so several workers may start at once.
+    """
+    applied = []
+    database = db.obj
+    dialect = Dialect(database)
+    with write_tx():
+        if not dialect.sqlite:
+            database.execute_sql("SELECT pg_advisory_xact_lock(7201948)")
+        database.execute_sql(
+            "CREATE TABLE IF NOT EXISTS server_settings (key VARCHAR(190) PRIMARY KEY, value TEXT NOT NULL)"
+        )
+        current = _schema_versions()
+        for component, steps in components.items():
+            have = current.get(component, 0)
+            for step in sorted(steps, key=lambda m: m.version):
+                if step.version <= have:
+                    continue
+                step.apply(dialect)
+                ServerSetting.insert(key=f"schema.{component}", value=str(step.version)).on_conflict(
+                    conflict_target=[ServerSetting.key], update={ServerSetting.value: str(step.version)}
+                ).execute()
+                applied.append(f"{component} {step.version}: {step.description}")
+                log.info("schema %s upgraded to %d (%s)", component, step.version, step.description)
+    return applied
+
+
+def schema_versions() -> dict[str, int]:
+    """The schema version of each component recorded in the database."""
+    return _schema_versions()
+
+
+def now() -> int:
+    """Current unix time in seconds (the default clock)."""
+    return int(time.time())
+
+
+def translate_database_error(exc: BaseException):
+    """Map busy/unavailable database errors to the 503 protocol error, else None."""
+    if is_unavailable_error(exc):
+        return errors.ServiceUnavailable(retry_after=1)
+    return None

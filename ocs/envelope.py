@@ -1,0 +1,113 @@
+"""The OCS v1/v2 envelope rules (ocs.md §3), in one place.
+
+Every OCS response body goes through :func:`respond` (success) or :func:`render_error`.
+"""
+
+from __future__ import annotations
+
+import falcon
+
+from ocs import errors, formats
+
+HTTP_REASONS = {
+    200: falcon.HTTP_200,
+    201: falcon.HTTP_201,
+    202: falcon.HTTP_202,
+    304: falcon.HTTP_304,
+    400: falcon.HTTP_400,
+    401: falcon.HTTP_401,
+    403: falcon.HTTP_403,
+    404: falcon.HTTP_404,
+    405: falcon.HTTP_405,
+    409: falcon.HTTP_409,
+    412: falcon.HTTP_412,
+    413: falcon.HTTP_413,
+    429: falcon.HTTP_429,
+    500: falcon.HTTP_500,
+    501: falcon.HTTP_501,
+    503: falcon.HTTP_503,
+}
+
+# Statuses that keep their real HTTP status on /ocs/v1.php (transport answers, D30).
+V1_TRANSPORT = {401, 405, 412, 413, 503}
+
+
+def http_status(raw: int, version: int) -> int:
+    """The HTTP status for a raw OCS status code under envelope ``version``."""
+    if raw == 997:
+        return 401
+    if version == 1:
+        return raw if raw in V1_TRANSPORT else 200
+    if raw == 998:
+        return 404
+    if raw in (996, 999):
+        return 500
+    if raw < 200 or raw > 600:
+        return 400
+    return raw
+
+
+def meta(raw: int, version: int, message: str) -> dict:
+    """The ``meta`` block for a raw status code and status message."""
+    if version == 1:
+        code = 100 if raw == 200 else raw
+        ok = code == 100
+        return {
+            "status": "ok" if ok else "failure",
+            "statuscode": code,
+            "message": "OK" if ok else message,
+            "totalitems": "",
+            "itemsperpage": "",
+        }
+    ok = 200 <= raw < 300
+    return {"status": "ok" if ok else "failure", "statuscode": raw, "message": "OK" if ok else message}
+
+
+def _status_line(code: int) -> str:
+    return HTTP_REASONS.get(code) or falcon.code_to_http_status(code)
+
+
+def write(req, resp, data, raw: int, message: str = "", fmt: str | None = None) -> None:
+    """Serialise ``data`` in the request's envelope version and format."""
+    version = getattr(req.context, "ocs_version", None) or 2
+    fmt = fmt or getattr(req.context, "fmt", None) or formats.XML
+    body = {"ocs": {"meta": meta(raw, version, message), "data": data}}
+    resp.status = _status_line(http_status(raw, version))
+    resp.content_type = formats.CONTENT_TYPES[fmt]
+    resp.text = formats.serialize(body, fmt)
+
+
+def respond(req, resp, data, status: int = 200) -> None:
+    """Answer a successful OCS request with ``data``."""
+    write(req, resp, data, status)
+
+
+def error_data(req, error: errors.OCSError):
+    """``data`` of an error answer: v4 Talk routes carry the error key, all others ``[]``."""
+    if error.data is not errors.FRAMEWORK:
+        return error.data
+    if error.key is errors.FRAMEWORK or not getattr(req.context, "talk_v4", False):
+        return []
+    if error.key is None:
+        return None
+    return {"error": error.key}
+
+
+def render_error(req, resp, error: errors.OCSError) -> None:
+    """Answer with an OCS error envelope (headers included)."""
+    for name, value in error.headers.items():
+        resp.set_header(name, value)
+    write(req, resp, error_data(req, error), error.status, error.message)
+
+
+def render_plain(resp, status: int, body: dict | None, headers: dict | None = None) -> None:
+    """A non-OCS answer: plain JSON (or an empty body when ``body`` is None)."""
+    resp.status = _status_line(status)
+    for name, value in (headers or {}).items():
+        resp.set_header(name, value)
+    if body is None:
+        resp.text = ""
+        resp.content_type = None
+        return
+    resp.content_type = formats.CONTENT_TYPES[formats.JSON]
+    resp.text = formats.dump_json(body)

@@ -1,0 +1,92 @@
+"""Response formats: Nextcloud's JSON/XML negotiation rule and byte-compatible serialisers."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ocs.errors import BadFormat
+
+JSON = "json"
+XML = "xml"
+
+CONTENT_TYPES = {
+    JSON: "application/json; charset=utf-8",
+    XML: "application/xml; charset=utf-8",
+}
+
+
+def negotiate(format_param, accept: str | None, default: str) -> str:
+    """Nextcloud's rule (D4): ``format`` parameter, else exact Accept items, else the default.
+
+    Raises :class:`BadFormat` for a ``format`` other than ``json``/``xml``.
+    """
+    if format_param is not None and format_param != "":
+        if format_param == JSON or format_param == XML:
+            return format_param
+        raise BadFormat(format_param)
+    if accept:
+        for part in accept.split(","):
+            item = part.strip().lower()
+            if item == "application/json":
+                return JSON
+            if item == "application/xml":
+                return XML
+    return default
+
+
+def dump_json(value) -> str:
+    """JSON as PHP ``json_encode(JSON_HEX_TAG)`` without slash escaping (D5)."""
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003C").replace(">", "\\u003E")
+
+
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"})
+_NUMERIC_KEY = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _scalar_text(value) -> str:
+    if value is True:
+        return "1"
+    if value is False:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).translate(_XML_ESCAPES)
+
+
+def _element_name(key) -> str:
+    if isinstance(key, int) or (isinstance(key, str) and _NUMERIC_KEY.match(key)):
+        return "element"
+    return str(key)
+
+
+def _write(out: list, key, value, depth: int) -> None:
+    name = _element_name(key)
+    pad = " " * depth
+    if isinstance(value, dict | list | tuple):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        items = list(items)
+        if not items:
+            out.append(f"{pad}<{name}/>\n")
+            return
+        out.append(f"{pad}<{name}>\n")
+        for k, v in items:
+            _write(out, k, v, depth + 1)
+        out.append(f"{pad}</{name}>\n")
+    elif value is None:
+        out.append(f"{pad}<{name}/>\n")
+    else:
+        out.append(f"{pad}<{name}>{_scalar_text(value)}</{name}>\n")
+
+
+def dump_xml(document: dict) -> str:
+    """XML exactly as Nextcloud's ``XMLWriter`` output with indentation (D6)."""
+    out = ['<?xml version="1.0"?>\n']
+    for key, value in document.items():
+        _write(out, key, value, 0)
+    return "".join(out)
+
+
+def serialize(value, fmt: str) -> str:
+    return dump_json(value) if fmt == JSON else dump_xml(value)

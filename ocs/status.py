@@ -1,0 +1,59 @@
+"""Plain-JSON endpoints outside the OCS envelope: ``/status.php`` and the health probes."""
+
+from __future__ import annotations
+
+from ocs import db as dbm
+from ocs import envelope
+
+
+class StatusResource:
+    """``GET /status.php``: what Nextcloud clients check before logging in (``ocs.md`` §11)."""
+
+    def __init__(self, config):
+        version = config["version"]
+        self.config = config
+        self.version = f"{version['nextcloud']}.{version['build']}"
+
+    def on_get(self, req, resp):
+        version = self.config["version"]
+        body = {
+            "installed": True,
+            "maintenance": self.config["server"]["maintenance"],
+            "needsDbUpgrade": False,
+            "version": self.version,
+            "versionstring": version["nextcloud"],
+            "edition": "",
+            "productname": version["product_name"],
+            "extendedSupport": version["extended_support"],
+            "needsUpgrade": False,
+            "upgrade": False,
+        }
+        envelope.render_plain(resp, 200, body, {"Access-Control-Allow-Origin": "*"})
+
+
+class LiveResource:
+    """``GET /health/live``: the worker answers; touches no database."""
+
+    def on_get(self, req, resp):
+        envelope.render_plain(resp, 200, {"status": "ok"}, {"Cache-Control": "no-store"})
+
+
+class ReadyResource:
+    """``GET /health/ready``: ``SELECT 1`` within 2 s, and not in maintenance."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def on_get(self, req, resp):
+        headers = {"Cache-Control": "no-store"}
+        if self.config["server"]["maintenance"]:
+            envelope.render_plain(
+                resp, 503, {"status": "unavailable", "database": "ok"}, {**headers, "Retry-After": "5"}
+            )
+            return
+        if dbm.ping(2.0):
+            envelope.render_plain(resp, 200, {"status": "ok", "database": "ok"}, headers)
+        else:
+            envelope.render_plain(
+                resp, 503, {"status": "unavailable", "database": "error"}, {**headers, "Retry-After": "5"}
+            )
