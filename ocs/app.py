@@ -210,7 +210,13 @@ class PlatformMiddleware:
         length = req.content_length
         if length is not None and length > limit:
             raise errors.PayloadTooLarge()
-        body = req.bounded_stream.read(limit + 1) if (length or req.get_header("Transfer-Encoding")) else b""
+        if length:
+            body = req.bounded_stream.read(limit + 1)
+        elif "chunked" in (req.get_header("Transfer-Encoding") or "").lower():
+            # the server de-chunks and terminates wsgi.input; stop reading at limit + 1 bytes
+            body = req.stream.read(limit + 1)
+        else:
+            body = b""
         if len(body) > limit:
             raise errors.PayloadTooLarge()
         ctx.body = body

@@ -1,0 +1,161 @@
+"""Test fixtures: a fresh real database per test (SQLite file, or PostgreSQL when
+``TALK_TEST_DATABASE_URL`` is set) and an in-process WSGI client speaking OCS."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+import webtest
+
+import wsgi
+from ocs import db as dbm
+from ocs.accounts import service as accounts
+from ocs.config import load_config
+
+PG_URL = os.environ.get("TALK_TEST_DATABASE_URL", "")
+FAST_ARGON2 = {"argon2_memory_cost": 1024, "argon2_time_cost": 1, "argon2_parallelism": 1}
+
+
+def reset_postgres(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    with psycopg.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username,
+        password=parts.password,
+        dbname=parts.path.lstrip("/"),
+        autocommit=True,
+    ) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    if PG_URL:
+        reset_postgres(PG_URL)
+        yield PG_URL
+    else:
+        yield f"sqlite:///{tmp_path}/talk.db"
+    dbm.discard_connections()
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    result = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+class OCSClient:
+    """webtest wrapper: ``client.ocs('GET', '/cloud/user', user='alice')`` returns the response."""
+
+    def __init__(self, app, passwords: dict):
+        self.app = app
+        self.test = webtest.TestApp(app)
+        self.passwords = passwords
+
+    def ocs(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        v: int = 2,
+        fmt: str | None = "json",
+        params: dict | None = None,
+        json_body=None,
+        form: dict | None = None,
+        body: bytes | str | None = None,
+        content_type: str | None = None,
+        headers: dict | None = None,
+        api_header: bool = True,
+        status="*",
+    ):
+        url = f"/ocs/v{v}.php{path}"
+        query = dict(params or {})
+        if fmt is not None:
+            query.setdefault("format", fmt)
+        if query:
+            url += ("&" if "?" in url else "?") + urlencode(query, doseq=True)
+        hdrs = {}
+        if api_header:
+            hdrs["OCS-APIRequest"] = "true"
+        if user is not None:
+            hdrs["Authorization"] = basic(user, password if password is not None else self.passwords[user])
+        payload = None
+        if json_body is not None:
+            payload = json.dumps(json_body).encode()
+            content_type = content_type or "application/json"
+        elif form is not None:
+            payload = urlencode(form, doseq=True).encode()
+            content_type = content_type or "application/x-www-form-urlencoded"
+        elif body is not None:
+            payload = body.encode() if isinstance(body, str) else body
+        if content_type:
+            hdrs["Content-Type"] = content_type
+        hdrs.update(headers or {})
+        kwargs = {"method": method, "headers": hdrs, "status": status, "expect_errors": True}
+        if payload is not None:
+            kwargs["body"] = payload
+        return self.test.request(url, **kwargs)
+
+    def data(self, response):
+        return response.json["ocs"]["data"]
+
+    def add_user(self, uid: str, password: str = "pw-" + "x", display_name: str = "", groups=()):
+        passwords = self.app.platform.passwords
+        for gid in groups:
+            if accounts.find_group(gid) is None:
+                accounts.create_group(gid)
+        user = accounts.create_user(passwords, uid, password=password, display_name=display_name, groups=list(groups))
+        dbm.release_connection()
+        self.passwords[uid] = password
+        return user
+
+
+@pytest.fixture
+def make_app(database_url, tmp_path):
+    """Build an app with config overrides on the test database (throttle in testing mode)."""
+    built = []
+
+    def factory(overrides: dict | None = None, **kwargs):
+        base = {
+            "database": {"url": database_url},
+            "throttle": {"testing": True},
+            "passwords": dict(FAST_ARGON2),
+            "server": {"log_level": "WARNING"},
+        }
+        config = load_config(path=os.devnull, environ={}, overrides=deep_merge(base, overrides or {}))
+        app = wsgi.create_app(config, **kwargs)
+        built.append(app)
+        return app
+
+    return factory
+
+
+@pytest.fixture
+def make_client(make_app):
+    def factory(overrides: dict | None = None, **kwargs):
+        return OCSClient(make_app(overrides, **kwargs), {})
+
+    return factory
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client()
