@@ -122,7 +122,9 @@ class OCSClient:
         for gid in groups:
             if accounts.find_group(gid) is None:
                 accounts.create_group(gid)
-        user = accounts.create_user(passwords, uid, password=password, display_name=display_name, groups=list(groups))
+        user = accounts.create_user(
+            passwords, uid, password=password, display_name=display_name, groups=list(groups)
+        )
         dbm.release_connection()
         self.passwords[uid] = password
         return user

@@ -38,7 +38,9 @@ def test_bad_credentials_401_with_challenge(client, v):
     assert r.headers["WWW-Authenticate"] == 'Basic realm="Authorisation Required"'
     assert r.json["ocs"]["meta"]["statuscode"] == 997
     assert r.json["ocs"]["meta"]["message"] == "Unauthorised"
-    r = client.ocs("GET", "/cloud/user", user="nobody", password="x", headers={"X-Requested-With": "XMLHttpRequest"})
+    r = client.ocs(
+        "GET", "/cloud/user", user="nobody", password="x", headers={"X-Requested-With": "XMLHttpRequest"}
+    )
     assert r.headers["WWW-Authenticate"] == 'DummyBasic realm="Authorisation Required"'
     assert [a.metadata for a in attempts()] == ['{"user":"alice"}', '{"user":"nobody"}']
 
@@ -50,7 +52,15 @@ def test_bad_credentials_on_unknown_route_are_401(client):
 
 @pytest.mark.parametrize(
     "header",
-    [None, "Basic Og==", "Basic " + "YWxpY2U6", "Basic " + "OnB3", "Basic !!notbase64", "Basic YWxpY2U=", "Digest abc"],
+    [
+        None,
+        "Basic Og==",
+        "Basic " + "YWxpY2U6",
+        "Basic " + "OnB3",
+        "Basic !!notbase64",
+        "Basic YWxpY2U=",
+        "Digest abc",
+    ],
 )
 def test_anonymous_forms(client, header):
     client.add_user("alice", "pw")
@@ -75,13 +85,19 @@ def test_bearer_is_unauthorised(client):
 def test_login_throttle_blocks_before_hashing(client):
     client.add_user("alice", "secret")
     passwords = client.app.platform.passwords
-    statuses = [client.ocs("GET", "/cloud/user", user="alice", password=f"wrong{i}").status_int for i in range(11)]
+    statuses = [
+        client.ocs("GET", "/cloud/user", user="alice", password=f"wrong{i}").status_int for i in range(11)
+    ]
     assert statuses == [401] * 10 + [429]
     assert len(attempts()) == 11
     before = passwords.verifications
     r = client.ocs("GET", "/cloud/user", user="alice", password="secret")
     assert r.status_int == 429
-    assert r.json["ocs"]["meta"] == {"status": "failure", "statuscode": 429, "message": "Reached maximum delay"}
+    assert r.json["ocs"]["meta"] == {
+        "status": "failure",
+        "statuscode": 429,
+        "message": "Reached maximum delay",
+    }
     assert passwords.verifications == before  # blocked without computing a hash
     assert len(attempts()) == 11
 
@@ -127,9 +143,15 @@ def test_forwarded_for_only_from_trusted_proxy(make_app):
 
     service.create_user(app.platform.passwords, "alice", "secret")
     test = webtest.TestApp(app)
-    headers = {"OCS-APIRequest": "true", "Authorization": basic("alice", "bad"), "X-Forwarded-For": "203.0.113.9"}
+    headers = {
+        "OCS-APIRequest": "true",
+        "Authorization": basic("alice", "bad"),
+        "X-Forwarded-For": "203.0.113.9",
+    }
     test.get("/ocs/v2.php/cloud/user", headers=headers, extra_environ={"REMOTE_ADDR": "10.1.2.3"}, status=401)
-    test.get("/ocs/v2.php/cloud/user", headers=headers, extra_environ={"REMOTE_ADDR": "198.51.100.7"}, status=401)
+    test.get(
+        "/ocs/v2.php/cloud/user", headers=headers, extra_environ={"REMOTE_ADDR": "198.51.100.7"}, status=401
+    )
     assert sorted(a.ip for a in attempts()) == ["198.51.100.7", "203.0.113.9"]
 
 
@@ -177,11 +199,16 @@ def test_trusted_header_backend(make_app):
     app = make_app({"auth": {"backend": "trusted_header", "trusted_header_proxies": ["10.0.0.1/32"]}})
     test = webtest.TestApp(app)
     headers = {"OCS-APIRequest": "true", "X-Remote-User": "sso-user"}
-    r = test.get("/ocs/v2.php/cloud/user?format=json", headers=headers, extra_environ={"REMOTE_ADDR": "10.0.0.1"})
+    r = test.get(
+        "/ocs/v2.php/cloud/user?format=json", headers=headers, extra_environ={"REMOTE_ADDR": "10.0.0.1"}
+    )
     assert r.json["ocs"]["data"]["id"] == "sso-user"
     # from anywhere else the header means nothing
     r = test.get(
-        "/ocs/v2.php/cloud/user?format=json", headers=headers, extra_environ={"REMOTE_ADDR": "10.0.0.2"}, status=401
+        "/ocs/v2.php/cloud/user?format=json",
+        headers=headers,
+        extra_environ={"REMOTE_ADDR": "10.0.0.2"},
+        status=401,
     )
     assert r.json["ocs"]["meta"]["message"] == "Current user is not logged in"
 
@@ -211,13 +238,18 @@ def test_callable_backend_with_basic_fallback(make_app):
 
     service.create_user(app.platform.passwords, "dave", "pw")
     test = webtest.TestApp(app)
-    r = test.get("/ocs/v2.php/cloud/user?format=json", headers={"OCS-APIRequest": "true", "X-Integrator-Token": "t-1"})
+    r = test.get(
+        "/ocs/v2.php/cloud/user?format=json", headers={"OCS-APIRequest": "true", "X-Integrator-Token": "t-1"}
+    )
     assert r.json["ocs"]["data"]["id"] == "carol"
     r = test.get(
-        "/ocs/v2.php/cloud/user?format=json", headers={"OCS-APIRequest": "true", "Authorization": basic("dave", "pw")}
+        "/ocs/v2.php/cloud/user?format=json",
+        headers={"OCS-APIRequest": "true", "Authorization": basic("dave", "pw")},
     )
     assert r.json["ocs"]["data"]["id"] == "dave"
-    test.get("/ocs/v2.php/cloud/user", headers={"OCS-APIRequest": "true", "X-Integrator-Token": "nope"}, status=401)
+    test.get(
+        "/ocs/v2.php/cloud/user", headers={"OCS-APIRequest": "true", "X-Integrator-Token": "nope"}, status=401
+    )
 
 
 def test_callable_backend_bad_path_stops_startup(make_app):

@@ -249,7 +249,7 @@ def test_xml_values_and_escaping():
                 "d": "",
                 "e": [],
                 "f": {},
-                "g": 'x&<>"\r\t\n\'',
+                "g": "x&<>\"\r\t\n'",
                 "h": ["p", "q"],
                 "123": 5,
             }

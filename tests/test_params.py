@@ -21,7 +21,11 @@ def display_name(client, uid="bob"):
 def test_put_reads_every_source(client, method_source):
     make_admin(client)
     values = {"key": "displayname", "value": f"From {method_source}"}
-    kwargs = {"params": values} if method_source == "query" else {method_source if method_source == "form" else "json_body": values}
+    kwargs = (
+        {"params": values}
+        if method_source == "query"
+        else {method_source if method_source == "form" else "json_body": values}
+    )
     r = client.ocs("PUT", "/cloud/users/bob", user="admin1", **kwargs)
     assert r.json["ocs"]["meta"]["statuscode"] == 200
     assert display_name(client) == f"From {method_source}"
@@ -49,9 +53,15 @@ def test_body_beats_query(client):
 
 def test_json_content_type_variants(client):
     make_admin(client)
-    for i, ctype in enumerate(["application/json;charset=utf-8", "application/json; charset=UTF-8", "Application/JSON"]):
+    for i, ctype in enumerate(
+        ["application/json;charset=utf-8", "application/json; charset=UTF-8", "Application/JSON"]
+    ):
         r = client.ocs(
-            "PUT", "/cloud/users/bob", user="admin1", json_body={"key": "displayname", "value": f"v{i}"}, content_type=ctype
+            "PUT",
+            "/cloud/users/bob",
+            user="admin1",
+            json_body={"key": "displayname", "value": f"v{i}"},
+            content_type=ctype,
         )
         assert r.json["ocs"]["meta"]["statuscode"] == 200, ctype
         assert display_name(client) == f"v{i}"
@@ -59,7 +69,9 @@ def test_json_content_type_variants(client):
 
 def test_body_with_other_content_type_is_ignored(client):
     make_admin(client)
-    r = client.ocs("PUT", "/cloud/users/bob", user="admin1", body="key=displayname&value=x", content_type="text/plain")
+    r = client.ocs(
+        "PUT", "/cloud/users/bob", user="admin1", body="key=displayname&value=x", content_type="text/plain"
+    )
     assert r.json["ocs"]["meta"]["statuscode"] == 113  # no key given
     assert display_name(client) == "Bob"
 
@@ -70,7 +82,14 @@ def test_body_with_other_content_type_is_ignored(client):
 )
 def test_malformed_json_is_400_and_changes_nothing(client, raw):
     make_admin(client)
-    r = client.ocs("PUT", "/cloud/users/bob", user="admin1", body=raw, content_type="application/json", params={"key": "displayname", "value": "changed"})
+    r = client.ocs(
+        "PUT",
+        "/cloud/users/bob",
+        user="admin1",
+        body=raw,
+        content_type="application/json",
+        params={"key": "displayname", "value": "changed"},
+    )
     assert r.status_int == 400
     assert r.json["ocs"]["meta"]["statuscode"] == 400
     assert r.json["ocs"]["data"] == []
@@ -124,7 +143,9 @@ def test_php_bracket_syntax():
 
 
 def test_typed_readers():
-    p = Params({"i": "42", "t": "TRUE", "f": "0", "e": "", "n": "x"}, {"j": 7, "b": True, "nul": None, "l": [1]})
+    p = Params(
+        {"i": "42", "t": "TRUE", "f": "0", "e": "", "n": "x"}, {"j": 7, "b": True, "nul": None, "l": [1]}
+    )
     assert p.integer("i") == 42
     assert p.integer("j") == 7
     assert p.integer("b") == 1
@@ -135,7 +156,13 @@ def test_typed_readers():
     assert p.string("j") == "7"
     assert p.array("l") == [1]
     assert p.nullable_integer("nul") is None
-    for reader, name in [(p.integer, "n"), (p.boolean, "n"), (p.string, "b"), (p.string, "l"), (p.string, "nul")]:
+    for reader, name in [
+        (p.integer, "n"),
+        (p.boolean, "n"),
+        (p.string, "b"),
+        (p.string, "l"),
+        (p.string, "nul"),
+    ]:
         with pytest.raises(InvalidParameter):
             reader(name)
     with pytest.raises(InvalidParameter):

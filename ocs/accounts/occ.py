@@ -90,16 +90,16 @@ def cmd_user_resetpassword(args, platform, environ):
 
 def cmd_group_add(args, platform, environ):
     accounts.create_group(args.gid, args.display_name)
-    print(f"Created group \"{args.gid}\"")
+    print(f'Created group "{args.gid}"')
 
 
 def cmd_group_delete(args, platform, environ):
     if args.gid == accounts.ADMIN_GROUP:
-        raise CommandError("Group \"admin\" could not be deleted.")
+        raise CommandError('Group "admin" could not be deleted.')
     if accounts.find_group(args.gid) is None:
-        raise CommandError(f"Group \"{args.gid}\" does not exist.")
+        raise CommandError(f'Group "{args.gid}" does not exist.')
     accounts.delete_group(args.gid)
-    print(f"Group \"{args.gid}\" was removed")
+    print(f'Group "{args.gid}" was removed')
 
 
 def cmd_group_adduser(args, platform, environ):
@@ -121,7 +121,10 @@ def cmd_group_removeuser(args, platform, environ):
 
 
 def cmd_group_list(args, platform, environ):
-    groups = {gid: accounts.group_member_ids(gid) for gid in accounts.list_groups(limit=args.limit, offset=args.offset)}
+    groups = {
+        gid: accounts.group_member_ids(gid)
+        for gid in accounts.list_groups(limit=args.limit, offset=args.offset)
+    }
     lines = []
     for gid, members in groups.items():
         lines.append(f"  - {gid}:")
@@ -193,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None, environ=None) -> int:
     environ = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         config = load_config(environ=environ)
         quiet = load_config(environ=environ, overrides={"server": {"log_level": "WARNING"}})
