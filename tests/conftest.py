@@ -161,3 +161,94 @@ def make_client(make_app):
 @pytest.fixture
 def client(make_client):
     return make_client()
+
+
+# --- a real gunicorn on loopback (interop, multi-worker and transport tests) ------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, url: str, process):
+        self.url = url
+        self.process = process
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path):
+    """Start ``gunicorn 'wsgi:create_app()'`` on a free loopback port; yields a starter."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    started = []
+
+    def start(workers: int = 2, threads: int = 2, env: dict | None = None) -> LiveServer:
+        port = free_port()
+        run_env = {k: v for k, v in os.environ.items() if not k.startswith("TALK_")}
+        run_env.update(
+            {
+                "TALK_DATABASE__URL": database_url,
+                "TALK_THROTTLE__TESTING": "true",
+                "TALK_PASSWORDS__ARGON2_MEMORY_COST": "1024",
+                "TALK_PASSWORDS__ARGON2_TIME_COST": "1",
+                "TALK_SERVER__LOG_LEVEL": "WARNING",
+            }
+        )
+        run_env.update(env or {})
+        log = open(tmp_path / f"gunicorn-{port}.log", "w")  # noqa: SIM115 - closed at teardown
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "wsgi:create_app()",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--worker-class",
+                "gthread",
+                "--timeout",
+                "30",
+            ],
+            cwd=root,
+            env=run_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health/live", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.close()
+                    raise RuntimeError((tmp_path / f"gunicorn-{port}.log").read_text()) from None
+                time.sleep(0.1)
+        server = LiveServer(url, process)
+        started.append((server, log))
+        return server
+
+    yield start
+    for server, log in started:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+        log.close()
