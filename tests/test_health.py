@@ -32,7 +32,9 @@ def test_base_path(make_client):
     client = make_client({"server": {"base_path": "/nextcloud"}})
     assert client.test.get("/nextcloud/status.php").json["installed"] is True
     assert client.test.get("/status.php", status=404).json == {"message": "Not found"}
-    r = client.test.get("/nextcloud/ocs/v2.php/cloud/capabilities?format=json", headers={"OCS-APIRequest": "true"})
+    r = client.test.get(
+        "/nextcloud/ocs/v2.php/cloud/capabilities?format=json", headers={"OCS-APIRequest": "true"}
+    )
     assert r.json["ocs"]["meta"]["statuscode"] == 200
     assert client.test.get("/ocs/v2.php/cloud/capabilities", status=404).json == {"message": "Not found"}
 
@@ -66,7 +68,11 @@ def test_sqlite_lock_timeout_is_503_and_reads_continue(make_client, tmp_path):
         r = client.ocs("POST", "/cloud/groups", user="root", form={"groupid": "blocked"})
         assert r.status_int == 503
         assert r.headers["Retry-After"] == "1"
-        assert r.json["ocs"]["meta"] == {"status": "failure", "statuscode": 503, "message": "Service unavailable"}
+        assert r.json["ocs"]["meta"] == {
+            "status": "failure",
+            "statuscode": 503,
+            "message": "Service unavailable",
+        }
         assert b"Traceback" not in r.body and b"locked" not in r.body
         # readers are not blocked by the writer under WAL
         assert client.data(client.ocs("GET", "/cloud/groups", user="root")) == {"groups": ["admin"]}

@@ -25,7 +25,10 @@ def seeded(live_server, database_url):
     config = load_config(
         path=os.devnull,
         environ={},
-        overrides={"database": {"url": database_url}, "passwords": {"argon2_memory_cost": 1024, "argon2_time_cost": 1}},
+        overrides={
+            "database": {"url": database_url},
+            "passwords": {"argon2_memory_cost": 1024, "argon2_time_cost": 1},
+        },
     )
     dbm.db.initialize(dbm.make_database(config))
     accounts.create_user(Passwords(config), "admin1", "adminpw", "Admin One", groups=["admin"])
@@ -109,11 +112,21 @@ def test_chunked_body_over_the_limit_is_413(live_server, seeded):
         "Content-Type": "application/x-www-form-urlencoded",
     }
     status, _, body = request(
-        seeded, "POST", "/ocs/v2.php/cloud/groups?format=json", headers=headers, chunks=[b"groupid=big&pad="] + [b"z" * 65536] * 20
+        seeded,
+        "POST",
+        "/ocs/v2.php/cloud/groups?format=json",
+        headers=headers,
+        chunks=[b"groupid=big&pad="] + [b"z" * 65536] * 20,
     )
     assert status == 413
     assert json.loads(body)["ocs"]["meta"]["statuscode"] == 413
-    status, _, body = request(seeded, "POST", "/ocs/v2.php/cloud/groups?format=json", headers=headers, chunks=[b"groupid=", b"small"])
+    status, _, body = request(
+        seeded,
+        "POST",
+        "/ocs/v2.php/cloud/groups?format=json",
+        headers=headers,
+        chunks=[b"groupid=", b"small"],
+    )
     assert status == 200, body
     assert accounts.find_group("small") is not None
     assert accounts.find_group("big") is None

@@ -70,7 +70,12 @@ def test_components_are_versioned_independently(bare_db):
 
     dbm.migrate({"platform": migrations.MIGRATIONS, "extra": [Migration(1, "things", first)]})
     dbm.db.execute_sql("INSERT INTO extra_things (id, name) VALUES (1, 'kept')")
-    dbm.migrate({"platform": migrations.MIGRATIONS, "extra": [Migration(1, "things", first), Migration(2, "size", second)]})
+    dbm.migrate(
+        {
+            "platform": migrations.MIGRATIONS,
+            "extra": [Migration(1, "things", first), Migration(2, "size", second)],
+        }
+    )
     assert dbm.schema_versions() == {"platform": 2, "extra": 2}
     assert dbm.db.execute_sql("SELECT name, size FROM extra_things").fetchall() == [("kept", 0)]
 
@@ -109,7 +114,9 @@ def test_concurrent_startups_migrate_once(database_url):
 
 
 def test_sqlite_pragmas(tmp_path):
-    config = load_config(path=os.devnull, environ={}, overrides={"database": {"url": f"sqlite:///{tmp_path}/p.db"}})
+    config = load_config(
+        path=os.devnull, environ={}, overrides={"database": {"url": f"sqlite:///{tmp_path}/p.db"}}
+    )
     database = dbm.make_database(config)
     assert isinstance(database, peewee.SqliteDatabase)
     database.connect()

@@ -47,7 +47,14 @@ def occ(database_url):
 
 
 def test_user_add_with_nextcloud_syntax_then_login(occ, make_client):
-    out = occ("user:add", "--password-from-env", "--display-name=Alice A", "--group=admin", "alice", password="secret")
+    out = occ(
+        "user:add",
+        "--password-from-env",
+        "--display-name=Alice A",
+        "--group=admin",
+        "alice",
+        password="secret",
+    )
     assert 'The account "alice" was created successfully' in out.stdout
     client = make_client()
     r = client.ocs("GET", "/cloud/user", user="alice", password="secret")
@@ -62,7 +69,10 @@ def test_user_add_errors(occ):
     assert "already exists" in occ("user:add", "--password-from-env", "alice", password="x", expect=1).stderr
     assert "OC_PASS is empty" in occ("user:add", "--password-from-env", "bob", expect=1).stderr
     assert "Interactive input" in occ("user:add", "carol", expect=1).stderr
-    assert "Only the following characters" in occ("user:add", "--password-from-env", "bad/name", password="x", expect=1).stderr
+    assert (
+        "Only the following characters"
+        in occ("user:add", "--password-from-env", "bad/name", password="x", expect=1).stderr
+    )
 
 
 def test_user_list_delete_resetpassword(occ, make_client):
