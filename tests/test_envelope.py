@@ -260,3 +260,39 @@ def test_xml_values_and_escaping():
         " <g>x&amp;&lt;&gt;&quot;&#13;\t\n'</g>\n <h>\n  <element>p</element>\n  <element>q</element>\n"
         " </h>\n <element>5</element>\n</ocs>\n"
     )
+
+
+# --- the full matrix: OCS v1/v2 x JSON/XML x success/error ---------------------------------
+
+
+@pytest.mark.parametrize("v", [1, 2])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize("outcome", ["success", "error"])
+def test_envelope_matrix(client, v, fmt, outcome):
+    import xml.etree.ElementTree as ET
+
+    client.add_user("alice", "pw")
+    path = "/cloud/user" if outcome == "success" else "/cloud/users/ghost"
+    r = client.ocs("GET", path, user="alice", v=v, fmt=fmt)
+    raw = 200 if outcome == "success" else 404
+    expected_http = 200 if (v == 1 or raw == 200) else 404
+    assert r.status_int == expected_http
+    if fmt == "json":
+        meta = r.json["ocs"]["meta"]
+        data = r.json["ocs"]["data"]
+    else:
+        assert r.text.startswith('<?xml version="1.0"?>\n<ocs>\n <meta>\n')
+        root = ET.fromstring(r.body)
+        meta = {child.tag: (child.text or "") for child in root.find("meta")}
+        meta["statuscode"] = int(meta["statuscode"])
+        data = root.find("data")
+    code = (100 if v == 1 else 200) if raw == 200 else 404
+    assert meta["statuscode"] == code
+    assert meta["status"] == ("ok" if raw == 200 else "failure")
+    assert meta["message"] == ("OK" if raw == 200 else "User does not exist")
+    assert ("totalitems" in meta) == (v == 1)
+    if outcome == "success":
+        user_id = data["id"] if fmt == "json" else data.find("id").text
+        assert user_id == "alice"
+    else:
+        assert (data == []) if fmt == "json" else (len(data) == 0)
