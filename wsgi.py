@@ -15,6 +15,7 @@ import falcon
 
 from capabilities import resources as capability_resources
 from capabilities.registry import Registry
+from conversations import routes as conversation_routes
 from ocs import app as platform_app
 from ocs import auth, migrations, status
 from ocs import db as dbm
@@ -25,7 +26,7 @@ from ocs.config import Config, load_config
 from ocs.throttle import Throttler
 
 # Feature packages, each with ``MIGRATIONS`` and ``register(app, platform)``; wired in order.
-FEATURES: list = []
+FEATURES: list = [conversation_routes]
 
 
 class TalkApp(falcon.App):

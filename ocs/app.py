@@ -111,6 +111,7 @@ class Platform:
         self.default_format = config["ocs"]["default_format"]
         self.csrf_mode = config["ocs"]["require_api_request_header"]
         self.cookie_name = config["session"]["cookie_name"]
+        self.hooks = accounts.Hooks()  # account events that feature packages react to
 
     # --- client address -------------------------------------------------------------------
 

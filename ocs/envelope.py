@@ -90,7 +90,7 @@ def error_data(req, error: errors.OCSError):
         return []
     if error.key is None:
         return None
-    return {"error": error.key}
+    return {"error": error.key, **error.extra}
 
 
 def render_error(req, resp, error: errors.OCSError) -> None:

@@ -25,9 +25,10 @@ class OCSError(Exception):
     status = 400
     message = ""
 
-    def __init__(self, key=FRAMEWORK, *, status=None, message=None, headers=None, data=FRAMEWORK):
+    def __init__(self, key=FRAMEWORK, *, status=None, message=None, headers=None, data=FRAMEWORK, extra=None):
         super().__init__(key if isinstance(key, str) else self.__class__.__name__)
         self.key = key
+        self.extra = dict(extra or {})  # more v4 fields beside "error" (e.g. a password hint)
         if status is not None:
             self.status = status
         if message is not None:

@@ -56,14 +56,15 @@ def _emit(args, data, plain_lines) -> None:
 def cmd_user_add(args, platform, environ):
     password = _password(args, environ)
     user = accounts.create_user(
-        platform.passwords, args.uid, password=password, display_name=args.display_name or "", groups=[]
+        platform.passwords, args.uid, password=password, display_name=args.display_name or "", groups=[],
+        hooks=platform.hooks,
     )
     print(f'The account "{user.uid}" was created successfully')
     for gid in args.group or []:
         if accounts.find_group(gid) is None:
             accounts.create_group(gid)
             print(f'Created group "{gid}"')
-        accounts.add_member(gid, user.uid)
+        accounts.add_member(gid, user.uid, platform.hooks)
         print(f'Account "{user.uid}" added to group "{gid}"')
 
 
@@ -71,7 +72,7 @@ def cmd_user_delete(args, platform, environ):
     user = accounts.find_user(args.uid)
     if user is None:
         raise CommandError("Account does not exist")
-    accounts.delete_user(user.uid)
+    accounts.delete_user(user.uid, platform.hooks)
     print("The specified account was deleted")
 
 
@@ -98,7 +99,7 @@ def cmd_group_delete(args, platform, environ):
         raise CommandError('Group "admin" could not be deleted.')
     if accounts.find_group(args.gid) is None:
         raise CommandError(f'Group "{args.gid}" does not exist.')
-    accounts.delete_group(args.gid)
+    accounts.delete_group(args.gid, platform.hooks)
     print(f'Group "{args.gid}" was removed')
 
 
@@ -108,7 +109,7 @@ def cmd_group_adduser(args, platform, environ):
     for uid in args.uids:
         if accounts.find_user(uid) is None:
             raise CommandError(f"user not found: {uid}")
-        accounts.add_member(args.gid, uid)
+        accounts.add_member(args.gid, uid, platform.hooks)
 
 
 def cmd_group_removeuser(args, platform, environ):
@@ -117,7 +118,7 @@ def cmd_group_removeuser(args, platform, environ):
     for uid in args.uids:
         if accounts.find_user(uid) is None:
             raise CommandError(f"user not found: {uid}")
-        accounts.remove_member(args.gid, uid)
+        accounts.remove_member(args.gid, uid, hooks=platform.hooks)
 
 
 def cmd_group_list(args, platform, environ):

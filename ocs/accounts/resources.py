@@ -88,6 +88,7 @@ class UsersResource:
             display_name=params.string("displayName", ""),
             email=params.string("email", ""),
             groups=groups,
+            hooks=self.platform.hooks,
         )
         envelope.respond(req, resp, {"id": user.uid})
 
@@ -116,7 +117,7 @@ class UserResource:
             raise ProvisioningError(113, "")
         value = params.string("value", "", empty_is_absent=False)
         if key in ("display", "displayname"):
-            accounts.set_display_name(target.uid, value)
+            accounts.set_display_name(target.uid, value, self.platform.hooks)
         elif key == "email":
             accounts.set_email(target.uid, value)
         else:
@@ -130,11 +131,14 @@ class UserResource:
             raise ProvisioningError(998, "")
         if target.uid == req.context.user.uid:
             raise ProvisioningError(101, "")
-        accounts.delete_user(target.uid)
+        accounts.delete_user(target.uid, self.platform.hooks)
         envelope.respond(req, resp, [])
 
 
 class UserGroupsResource:
+    def __init__(self, platform):
+        self.platform = platform
+
     @policy(auth=USER)
     def on_get(self, req, resp, userId):
         target = accounts.find_user(userId)
@@ -144,13 +148,13 @@ class UserGroupsResource:
 
     @policy(auth=ADMIN, admin_message=SUB_ADMIN)
     def on_post(self, req, resp, userId):
-        accounts.add_member(req.context.params.string("groupid", ""), userId)
+        accounts.add_member(req.context.params.string("groupid", ""), userId, self.platform.hooks)
         envelope.respond(req, resp, [])
 
     @policy(auth=ADMIN, admin_message=SUB_ADMIN)
     def on_delete(self, req, resp, userId):
         gid = req.context.params.string("groupid", "")
-        accounts.remove_member(gid, userId, acting_uid=req.context.user.uid)
+        accounts.remove_member(gid, userId, acting_uid=req.context.user.uid, hooks=self.platform.hooks)
         envelope.respond(req, resp, [])
 
 
@@ -174,6 +178,9 @@ class GroupsResource:
 
 
 class GroupResource:
+    def __init__(self, platform):
+        self.platform = platform
+
     @policy(auth=ADMIN, admin_message=SUB_ADMIN)
     def on_get(self, req, resp, groupId):
         if accounts.find_group(groupId) is None:
@@ -185,12 +192,12 @@ class GroupResource:
         params = req.context.params
         if params.string("key", "") != "displayname":
             raise ProvisioningError(997, "")
-        accounts.set_group_display_name(groupId, params.string("value", "", empty_is_absent=False))
+        accounts.set_group_display_name(groupId, params.string("value", "", empty_is_absent=False), self.platform.hooks)
         envelope.respond(req, resp, [])
 
     @policy(auth=ADMIN, admin_message=SUB_ADMIN)
     def on_delete(self, req, resp, groupId):
-        accounts.delete_group(groupId)
+        accounts.delete_group(groupId, self.platform.hooks)
         envelope.respond(req, resp, [])
 
 
@@ -201,6 +208,6 @@ def add_routes(app, platform) -> None:
         return
     app.add_route("/ocs/cloud/users", UsersResource(platform))
     app.add_route("/ocs/cloud/users/{userId}", UserResource(platform))
-    app.add_route("/ocs/cloud/users/{userId}/groups", UserGroupsResource())
+    app.add_route("/ocs/cloud/users/{userId}/groups", UserGroupsResource(platform))
     app.add_route("/ocs/cloud/groups", GroupsResource())
-    app.add_route("/ocs/cloud/groups/{groupId}", GroupResource())
+    app.add_route("/ocs/cloud/groups/{groupId}", GroupResource(platform))

@@ -1,8 +1,8 @@
 """Account rules: users, groups, memberships, credentials. Raises provisioning errors.
 
-Feature packages react to account changes through :data:`hooks` (e.g. conversations turn a
-deleted user's one-to-one rooms into former one-to-one rooms); hooks run inside the same
-write transaction as the change.
+Feature packages react to account changes through the app's :class:`Hooks` (``platform.hooks``;
+e.g. conversations turn a deleted user's one-to-one rooms into former one-to-one rooms); callers
+pass them in, and hooks run inside the same write transaction as the change.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Hooks:
             callback(*args)
 
 
-hooks = Hooks()
+NO_HOOKS = Hooks()
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -116,6 +116,7 @@ def create_user(
     email: str = "",
     groups: list[str] | tuple = (),
     clock=time.time,
+    hooks: Hooks = NO_HOOKS,
 ) -> User:
     """Create a user (and memberships) in one transaction; provisioning codes on failure."""
     if not valid_user_id(uid):
@@ -151,12 +152,12 @@ def create_user(
         except peewee.IntegrityError as exc:
             raise ProvisioningError(102, "User already exists") from exc
         for group in wanted:
-            _add_member(group, user)
+            _add_member(group, user, hooks)
     log.info("user %s created", uid)
     return user
 
 
-def delete_user(uid: str) -> None:
+def delete_user(uid: str, hooks: Hooks = NO_HOOKS) -> None:
     """Delete a user and everything that belongs to them (features via ``user_deleted``)."""
     with write_tx():
         user = find_user(uid)
@@ -168,7 +169,7 @@ def delete_user(uid: str) -> None:
     log.info("user %s deleted", user.uid)
 
 
-def set_display_name(uid: str, display_name: str) -> User:
+def set_display_name(uid: str, display_name: str, hooks: Hooks = NO_HOOKS) -> User:
     name = clean_display_name(display_name)
     if name is None:
         raise ProvisioningError(101, "Invalid display name")
@@ -300,7 +301,7 @@ def create_group(gid: str, display_name: str | None = None) -> Group:
     return group
 
 
-def delete_group(gid: str) -> None:
+def delete_group(gid: str, hooks: Hooks = NO_HOOKS) -> None:
     if gid == ADMIN_GROUP:
         raise ProvisioningError(102, "")
     with write_tx():
@@ -313,7 +314,7 @@ def delete_group(gid: str) -> None:
         group.delete_instance()
 
 
-def set_group_display_name(gid: str, display_name: str) -> Group:
+def set_group_display_name(gid: str, display_name: str, hooks: Hooks = NO_HOOKS) -> Group:
     name = clean_display_name(display_name)
     if name is None:
         raise ProvisioningError(101, "Invalid group name")
@@ -350,14 +351,14 @@ def group_member_ids(gid: str) -> list[str]:
     ]
 
 
-def _add_member(group: Group, user: User) -> bool:
+def _add_member(group: Group, user: User, hooks: Hooks) -> bool:
     inserted = GroupMember.insert(group=group.gid, user=user.uid).on_conflict_ignore().execute()
     if inserted:
         hooks.fire("member_added", group, user)
     return bool(inserted)
 
 
-def add_member(gid: str, uid: str) -> None:
+def add_member(gid: str, uid: str, hooks: Hooks = NO_HOOKS) -> None:
     """Add a user to a group (101 empty group id, 102 unknown group, 103 unknown user)."""
     if not gid:
         raise ProvisioningError(101, "")
@@ -368,10 +369,10 @@ def add_member(gid: str, uid: str) -> None:
         user = find_user(uid)
         if user is None:
             raise ProvisioningError(103, "")
-        _add_member(group, user)
+        _add_member(group, user, hooks)
 
 
-def remove_member(gid: str, uid: str, acting_uid: str | None = None) -> None:
+def remove_member(gid: str, uid: str, acting_uid: str | None = None, hooks: Hooks = NO_HOOKS) -> None:
     """Remove a user from a group; nobody removes themselves from ``admin`` (105)."""
     if not gid:
         raise ProvisioningError(101, "")

@@ -1,0 +1,856 @@
+"""Conversation rules (``conversations.md`` §9–§12): create, list, and every room mutation.
+
+Functions raise OCS errors with Talk's v4 error keys and never touch HTTP. Writes run in one
+``write_tx()`` each; uniqueness (tokens, one-to-one pairs, note-to-self, attendees) comes from
+database constraints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+
+import peewee
+
+from conversations import access, rules
+from conversations.constants import (
+    AVATAR_CUSTOM,
+    AVATAR_DEFAULT,
+    AVATAR_EMOJI,
+    GROUP_OR_PUBLIC,
+    MAX_CUSTOM_PERMISSIONS,
+    MAX_NAME_LENGTH,
+    MAX_OBJECT_LENGTH,
+    MAX_ROOM_PASSWORD,
+    MAX_TIMESTAMP,
+    NOTE_TO_SELF_DESCRIPTION,
+    NOTE_TO_SELF_NAME,
+    NOTE_TO_SELF_OBJECT_TYPE,
+    OBJECT_TYPES_ON_CREATE,
+    ONE_TO_ONE_TYPES,
+    ActorType,
+    Permission,
+    ParticipantType,
+    RoomType,
+)
+from conversations.models import Attendee, Room, RoomAvatar
+from conversations.serializers import LISTABLE, PARTICIPANT, RoomSerializer, RoomView
+from ocs.accounts import service as accounts
+from ocs.accounts.models import GroupMember, User
+from ocs.db import ServerSetting, db, write_tx
+from ocs.errors import BadRequest, Forbidden, NotFound
+
+log = logging.getLogger("conversations")
+
+TOKEN_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"
+TOKEN_LENGTH_SETTING = "conversations.token_length"
+RESERVED_TOKENS = frozenset({"settings", "backend"})
+MAX_COLLISIONS = 1000
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
+EMAIL = re.compile(r"^[^\s@]+@[^\s@]+$")
+INVITATION_SOURCES = ("users", "groups", "emails", "federated_users", "phones", "teams")
+
+
+def clean_text(value: str, maximum: int, key: str, *, allow_empty: bool) -> str:
+    """Trim, then check code-point length and control characters (D23)."""
+    text = value.strip()
+    if CONTROL.search(text) or len(text) > maximum or (not text and not allow_empty):
+        raise BadRequest(key)
+    return text
+
+
+def email_actor_id(address: str) -> str:
+    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()
+
+
+def is_single_emoji(text: str) -> bool:
+    """One emoji grapheme cluster of at most 16 code points (checked without an image library)."""
+    if not text or len(text) > 16:
+        return False
+    first = ord(text[0])
+    regional = 0x1F1E6 <= first <= 0x1F1FF
+    if unicodedata.category(text[0]) not in ("So", "Sk") and not regional:
+        return False
+    previous = text[0]
+    for char in text[1:]:
+        code = ord(char)
+        extends = (
+            char == "\u200d"  # zero-width joiner
+            or 0xFE00 <= code <= 0xFE0F  # variation selectors
+            or 0x1F3FB <= code <= 0x1F3FF  # skin tones
+            or code == 0x20E3  # keycap
+            or 0xE0020 <= code <= 0xE007F  # tag sequences (subdivision flags)
+            or (regional and 0x1F1E6 <= code <= 0x1F1FF and len(text) == 2)
+            or (previous == "\u200d" and unicodedata.category(char) == "So")
+        )
+        if not extends:
+            return False
+        previous = char
+    return True
+
+
+@dataclass
+class CreateRequest:
+    """Parameters of ``POST /room`` after type coercion (validation happens in the service)."""
+
+    room_type: int = RoomType.GROUP
+    invite: str = ""
+    source: str = ""
+    room_name: str | None = None
+    object_type: str = ""
+    object_id: str = ""
+    password: str = ""
+    participants: dict = field(default_factory=dict)
+    read_only: int | None = None
+    listable: int | None = None
+    message_expiration: int | None = None
+    lobby_state: int | None = None
+    lobby_timer: int | None = None
+    sip_enabled: int | None = None
+    permissions: int | None = None
+    recording_consent: int | None = None
+    mention_permissions: int | None = None
+    description: str | None = None
+    emoji: str | None = None
+    avatar_color: str | None = None
+
+
+class ConversationService:
+    """The conversation rules, with the platform's configuration, clock and token source."""
+
+    def __init__(self, platform, token_source=None):
+        self.platform = platform
+        self.config = platform.config
+        self.registry = platform.registry
+        self.passwords = platform.passwords
+        self.clock = platform.clock
+        self.serializer = RoomSerializer(platform)
+        self.token_source = token_source or self._random_token
+        self._token_length = None
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def feature(self, name: str) -> bool:
+        return self.registry.enabled(name)
+
+    # --- views ------------------------------------------------------------------------------
+
+    def view(self, ctx, *, partner=None) -> RoomView:
+        """The caller's view of one room (one query for a one-to-one partner's display name)."""
+        room, attendee = ctx.room, ctx.attendee
+        kind = self.serializer.view_kind(room, attendee, ctx.user is not None)
+        view = RoomView(room=room, attendee=attendee, kind=kind)
+        if ctx.session is not None:
+            view.session_id = ctx.session.session_id
+            view.last_ping = ctx.session.last_ping
+        if room.type == RoomType.ONE_TO_ONE and kind in (PARTICIPANT, "lobby"):
+            me = attendee.actor_id if attendee is not None else ""
+            view.partner_id = rules.one_to_one_partner(room, me)
+            if partner is None and view.partner_id:
+                partner = User.get_or_none(User.uid == view.partner_id)
+            view.partner_name = partner.shown_name if partner is not None else view.partner_id
+        return view
+
+    def list_rooms(self, user, modified_since: int = 0, include_status: bool = False, v1: bool = False):
+        """All rooms of ``user`` in one indexed join plus constant batch lookups."""
+        query = (
+            Attendee.select(Attendee, Room)
+            .join(Room)
+            .where((Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid))
+            .order_by(Attendee.id)
+        )
+        if modified_since:
+            condition = (Room.last_activity >= modified_since) | (Attendee.last_attendee_activity >= modified_since)
+            if include_status:
+                condition = condition | (Room.type == RoomType.ONE_TO_ONE)
+            query = query.where(condition)
+        attendees = list(query)
+        now = self.now()
+        expired = [
+            a.room
+            for a in attendees
+            if a.room.lobby_state == 1 and a.room.lobby_timer and 0 < a.room.lobby_timer <= now
+        ]
+        if expired:
+            with write_tx():
+                Room.update(lobby_state=0, lobby_timer=None, last_activity=now).where(
+                    Room.id.in_([r.id for r in expired]) & (Room.lobby_state == 1)
+                ).execute()
+            for room in expired:
+                room.lobby_state, room.lobby_timer, room.last_activity = 0, None, now
+        partners = {}
+        for a in attendees:
+            if a.room.type == RoomType.ONE_TO_ONE:
+                partners[a.room.id] = rules.one_to_one_partner(a.room, user.uid)
+        users = {}
+        if partners:
+            wanted = sorted({uid for uid in partners.values() if uid})
+            users = {u.uid: u for u in User.select(User.uid, User.display_name).where(User.uid.in_(wanted))}
+        members = self._v1_members([a.room.id for a in attendees]) if v1 and attendees else {}
+        views = []
+        for a in attendees:
+            room = a.room
+            kind = self.serializer.view_kind(room, a, True)
+            view = RoomView(room=room, attendee=a, kind=kind)
+            if room.id in partners:
+                view.partner_id = partners[room.id]
+                partner = users.get(view.partner_id)
+                view.partner_name = partner.shown_name if partner is not None else view.partner_id
+            view.members = members.get(room.id, [])
+            views.append(view)
+        return views
+
+    def _v1_members(self, room_ids: list[int]) -> dict:
+        """v1 ``participants`` maps: every users attendee of the given rooms (one query)."""
+        result: dict = {}
+        rows = (
+            Attendee.select(Attendee.id, Attendee.room, Attendee.actor_id, Attendee.display_name, Attendee.participant_type)
+            .where(Attendee.room.in_(room_ids) & (Attendee.actor_type == ActorType.USERS))
+            .order_by(Attendee.id)
+        )
+        for a in rows:
+            result.setdefault(a.room_id, []).append((a.actor_id, a.display_name or a.actor_id, a.participant_type, "0", 0, a.id))
+        return result
+
+    def with_members(self, view: RoomView) -> RoomView:
+        """Fill the v1 member map of a single room view."""
+        if view.kind == PARTICIPANT:
+            view.members = self._v1_members([view.room.id]).get(view.room.id, [])
+        return view
+
+    def serialize(self, view: RoomView, version: str, include_last_message: bool = True) -> dict:
+        if version == "v1" and not view.members:
+            self.with_members(view)
+        return self.serializer.serialize(view, version, include_last_message)
+
+    # --- tokens -----------------------------------------------------------------------------
+
+    def _random_token(self, length: int) -> str:
+        return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(length))
+
+    def _current_token_length(self) -> int:
+        if self._token_length is None:
+            row = ServerSetting.get_or_none(ServerSetting.key == TOKEN_LENGTH_SETTING)
+            self._token_length = int(row.value) if row else 8
+        return self._token_length
+
+    def _insert_room(self, **fields) -> Room:
+        """Insert a room under a fresh token; a token collision draws again (UNIQUE index)."""
+        collisions = 0
+        length = self._current_token_length()
+        while True:
+            token = self.token_source(length)
+            if token in RESERVED_TOKENS:
+                continue
+            try:
+                with db.atomic():
+                    return Room.create(token=token, **fields)
+            except peewee.IntegrityError:
+                if Room.select().where(Room.token == token).exists():
+                    collisions += 1
+                    if collisions >= MAX_COLLISIONS and length < 30:
+                        length += 1
+                        collisions = 0
+                        self._token_length = length
+                        ServerSetting.insert(key=TOKEN_LENGTH_SETTING, value=str(length)).on_conflict(
+                            conflict_target=[ServerSetting.key], update={ServerSetting.value: str(length)}
+                        ).execute()
+                    continue
+                raise
+
+    # --- creating ---------------------------------------------------------------------------
+
+    def _attendee_row(self, room_id, actor_type, actor_id, name, ptype, now, invited=None) -> dict:
+        return {
+            "room": room_id,
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "display_name": name,
+            "participant_type": int(ptype),
+            "created_at": now,
+            "last_attendee_activity": 0,
+            "invited_address": invited,
+        }
+
+    def create_one_to_one(self, user, target_id: str):
+        """``conversations.md`` §9.2: returns (status, ctx-like tuple)."""
+        target = accounts.find_user(target_id) if target_id else None
+        if target is None:
+            raise NotFound("invite")
+        key = rules.one_to_one_key(user.uid, target.uid)
+        existing = Room.get_or_none(Room.one_to_one_key == key)
+        if existing is not None:
+            return 200, self._fill_one_to_one(existing, user, target)
+        if target.uid == user.uid:
+            raise Forbidden("invite")
+        now = self.now()
+        try:
+            with write_tx():
+                room = self._insert_room(
+                    type=RoomType.ONE_TO_ONE,
+                    name="",
+                    one_to_one_key=key,
+                    last_activity=now,
+                    created_at=now,
+                )
+                Attendee.insert_many(
+                    [
+                        self._attendee_row(room.id, ActorType.USERS, u.uid, u.shown_name, ParticipantType.OWNER, now)
+                        for u in (user, target)
+                    ]
+                ).execute()
+        except peewee.IntegrityError:
+            # another request created the pair first: the unique key holds, answer with that room
+            existing = Room.get_or_none(Room.one_to_one_key == key)
+            if existing is None:
+                raise
+            return 200, self._fill_one_to_one(existing, user, target)
+        log.info("one-to-one %s created by %s", room.token, user.uid)
+        return 201, (room, self._user_attendee(room, user), target)
+
+    def _fill_one_to_one(self, room, user, target):
+        """Re-add whichever of the pair left (as owner); idempotent under concurrency."""
+        now = self.now()
+        with write_tx():
+            for u in (user, target):
+                Attendee.insert(
+                    self._attendee_row(room.id, ActorType.USERS, u.uid, u.shown_name, ParticipantType.OWNER, now)
+                ).on_conflict_ignore().execute()
+        return room, self._user_attendee(room, user), target
+
+    def _user_attendee(self, room, user):
+        return Attendee.get(
+            (Attendee.room == room.id) & (Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid)
+        )
+
+    def create_room(self, user, req: CreateRequest):
+        """``POST /room``: (status, room, caller attendee, partner, invalid participants)."""
+        if req.room_type not in (RoomType.ONE_TO_ONE, RoomType.GROUP, RoomType.PUBLIC):
+            raise BadRequest("type")
+        if req.room_type == RoomType.ONE_TO_ONE:
+            target = req.invite
+            if not target:
+                users = req.participants.get("users") if isinstance(req.participants, dict) else None
+                target = users[0] if users and isinstance(users[0], str) else ""
+            status, (room, attendee, partner) = self.create_one_to_one(user, target)
+            return status, room, attendee, partner, {}
+        return self._create_group(user, req)
+
+    def _check_extended_from(self, user, req):
+        if req.object_type == "extended_conversation" and req.object_id:
+            source = (
+                Attendee.select()
+                .join(Room)
+                .where(
+                    (Room.token == req.object_id)
+                    & (Room.type == RoomType.ONE_TO_ONE)
+                    & (Attendee.actor_type == ActorType.USERS)
+                    & (Attendee.actor_id == user.uid)
+                )
+                .exists()
+            )
+            if not source:
+                raise BadRequest("object")
+
+    def _invitations(self, user, req, creation_all: bool):
+        """Validated invitations: (users, groups, emails, invalid map) per §9.3 step 7."""
+        wanted = {k: [] for k in INVITATION_SOURCES}
+        if creation_all and isinstance(req.participants, dict):
+            for source in INVITATION_SOURCES:
+                values = req.participants.get(source) or []
+                if not isinstance(values, list):
+                    values = [values]
+                wanted[source] = [v if isinstance(v, str) else str(v) for v in values]
+        if req.invite:
+            wanted["teams" if req.source == "circles" else "groups"].append(req.invite)
+        invalid: dict[str, list] = {}
+        users, groups, emails = [], [], []
+        seen_users = set()
+        for uid in wanted["users"]:
+            target = accounts.find_user(uid)
+            if target is None:
+                invalid.setdefault("users", []).append(uid)
+            elif target.uid != user.uid and target.uid not in seen_users:
+                seen_users.add(target.uid)
+                users.append(target)
+        groups_on = self.feature("invite-groups-and-mails")
+        for gid in wanted["groups"]:
+            group = accounts.find_group(gid) if groups_on else None
+            if group is None:
+                invalid.setdefault("groups", []).append(gid)
+            elif group not in groups:
+                groups.append(group)
+        for address in wanted["emails"]:
+            if groups_on and EMAIL.match(address.strip()) and len(address.strip()) <= 254:
+                emails.append(address.strip())
+            else:
+                invalid.setdefault("emails", []).append(address)
+        for source in ("federated_users", "phones", "teams"):
+            if wanted[source]:
+                invalid.setdefault(source, []).extend(wanted[source])
+        valid = users or groups or emails
+        if invalid and not valid:
+            raise NotFound("invite")
+        return users, groups, emails, invalid
+
+    def _validate_password(self, password: str, key: str) -> None:
+        minimum = self.config["talk"]["room_password_min_length"]
+        if len(password) > MAX_ROOM_PASSWORD:
+            raise BadRequest(key, extra={"message": f"Password must be at most {MAX_ROOM_PASSWORD} characters long."})
+        if minimum and len(password) < minimum:
+            raise BadRequest(key, extra={"message": f"Password must be at least {minimum} characters long."})
+
+    def _create_group(self, user, req: CreateRequest):
+        creation_all = self.feature("conversation-creation-all")
+        self._check_extended_from(user, req)
+        if not self.registry.can_create(accounts.user_groups(user)):
+            raise Forbidden("permissions")
+        room_type = req.room_type
+        users, groups, emails, invalid = self._invitations(user, req, creation_all)
+        if emails:
+            room_type = RoomType.PUBLIC
+        # name: empty -> '---' or the invited group's display name (HEAD legacy fallback)
+        if req.room_name is None or req.room_name == "":
+            legacy_group = accounts.find_group(req.invite) if req.invite and req.source != "circles" else None
+            name = legacy_group.shown_name if legacy_group is not None else "---"
+        else:
+            name = clean_text(req.room_name, MAX_NAME_LENGTH, "name", allow_empty=False)
+        if req.object_type not in OBJECT_TYPES_ON_CREATE or len(req.object_type) > MAX_OBJECT_LENGTH:
+            raise BadRequest("object-type")
+        if len(req.object_id) > MAX_OBJECT_LENGTH or CONTROL.search(req.object_id):
+            raise BadRequest("object-id")
+        if bool(req.object_type) != bool(req.object_id):
+            raise BadRequest("object")
+        password_hash = None
+        if room_type == RoomType.PUBLIC and self.feature("conversation-creation-password"):
+            if req.password:
+                self._validate_password(req.password, "password")
+                password_hash = self.passwords.hash(req.password)
+            elif self.config["talk"]["force_passwords"]:
+                raise BadRequest("password", extra={"message": "Password needs to be set"})
+        elif room_type == RoomType.PUBLIC and self.config["talk"]["force_passwords"]:
+            raise BadRequest("password", extra={"message": "Password needs to be set"})
+        attrs = self._creation_attributes(req) if creation_all else {}
+        now = self.now()
+        with write_tx():
+            room = self._insert_room(
+                type=room_type,
+                name=name,
+                password_hash=password_hash,
+                object_type=req.object_type,
+                object_id=req.object_id,
+                last_activity=now,
+                created_at=now,
+                **attrs,
+            )
+            rows = {(ActorType.USERS, user.uid): self._attendee_row(
+                room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now
+            )}
+            for target in users:
+                rows.setdefault(
+                    (ActorType.USERS, target.uid),
+                    self._attendee_row(room.id, ActorType.USERS, target.uid, target.shown_name, ParticipantType.USER, now),
+                )
+            if groups:
+                gids = [g.gid for g in groups]
+                for g in groups:
+                    rows.setdefault(
+                        (ActorType.GROUPS, g.gid),
+                        self._attendee_row(room.id, ActorType.GROUPS, g.gid, g.shown_name, ParticipantType.USER, now),
+                    )
+                members = (
+                    User.select(User.uid, User.display_name)
+                    .join(GroupMember, on=(GroupMember.user == User.uid))
+                    .where(GroupMember.group.in_(gids))
+                )
+                for member in members:
+                    rows.setdefault(
+                        (ActorType.USERS, member.uid),
+                        self._attendee_row(room.id, ActorType.USERS, member.uid, member.shown_name, ParticipantType.USER, now),
+                    )
+            for address in emails:
+                actor = email_actor_id(address)
+                rows.setdefault(
+                    (ActorType.EMAILS, actor),
+                    self._attendee_row(room.id, ActorType.EMAILS, actor, "", ParticipantType.GUEST, now, invited=address),
+                )
+            Attendee.insert_many(list(rows.values())).execute()
+        log.info("room %s (type %d) created by %s", room.token, room.type, user.uid)
+        return (202 if invalid else 201), room, self._user_attendee(room, user), None, invalid
+
+    def _creation_attributes(self, req: CreateRequest) -> dict:
+        """§9.3 step 8 and §9.4: validate the extended create parameters, in order."""
+        attrs: dict = {}
+
+        def gated(feature: str, value, default, key: str) -> bool:
+            if value is None:
+                return False
+            if not self.feature(feature):
+                if value != default:
+                    raise BadRequest(key)
+                return False
+            return True
+
+        if gated("read-only-rooms", req.read_only, 0, "read-only"):
+            if req.read_only not in (0, 1):
+                raise BadRequest("read-only")
+            attrs["read_only"] = req.read_only
+        if gated("listable-rooms", req.listable, 0, "listable"):
+            if req.listable not in (0, 1, 2):
+                raise BadRequest("listable")
+            attrs["listable"] = req.listable
+        if gated("message-expiration", req.message_expiration, 0, "message-expiration"):
+            if req.message_expiration < 0:
+                raise BadRequest("message-expiration")
+            attrs["message_expiration"] = req.message_expiration
+        if gated("webinary-lobby", req.lobby_state, 0, "lobby"):
+            if req.lobby_state not in (0, 1):
+                raise BadRequest("lobby")
+            attrs["lobby_state"] = req.lobby_state
+        if gated("webinary-lobby", req.lobby_timer, 0, "lobby-timer"):
+            if req.lobby_timer < 0 or req.lobby_timer > MAX_TIMESTAMP:
+                raise BadRequest("lobby-timer")
+            if attrs.get("lobby_state") == 1 and req.lobby_timer > 0:
+                attrs["lobby_timer"] = req.lobby_timer
+        if req.sip_enabled not in (None, 0):
+            raise BadRequest("sip-enabled")
+        if gated("conversation-permissions", req.permissions, 0, "permissions"):
+            if not 0 <= req.permissions <= MAX_CUSTOM_PERMISSIONS:
+                raise BadRequest("permissions")
+            attrs["default_permissions"] = req.permissions | Permission.CUSTOM if req.permissions else 0
+        if req.recording_consent not in (None, 0):
+            raise BadRequest("recording-consent")
+        if gated("mention-permissions", req.mention_permissions, 0, "mention-permissions"):
+            if req.mention_permissions not in (0, 1):
+                raise BadRequest("mention-permissions")
+            attrs["mention_permissions"] = req.mention_permissions
+        if gated("room-description", req.description, "", "description"):
+            attrs["description"] = clean_text(
+                req.description, self.config["talk"]["description_max_length"], "description", allow_empty=True
+            )
+        emoji_given = req.emoji is not None or req.avatar_color is not None
+        if emoji_given and gated("avatar", req.emoji or req.avatar_color, None, "avatar"):
+            if req.emoji is None or not is_single_emoji(req.emoji):
+                raise BadRequest("avatar")
+            if req.avatar_color is not None and not COLOR.match(req.avatar_color):
+                raise BadRequest("avatar")
+            attrs.update(avatar_kind=AVATAR_EMOJI, avatar_emoji=req.emoji, avatar_color=req.avatar_color or "", avatar_version=1)
+        return attrs
+
+    # --- note to self and listed rooms ------------------------------------------------------
+
+    def note_to_self(self, user):
+        """The caller's note-to-self room, created on first use (D24)."""
+        room = Room.get_or_none(Room.note_to_self_owner == user.uid)
+        if room is None:
+            now = self.now()
+            try:
+                with write_tx():
+                    room = self._insert_room(
+                        type=RoomType.NOTE_TO_SELF,
+                        name=NOTE_TO_SELF_NAME,
+                        description=NOTE_TO_SELF_DESCRIPTION,
+                        object_type=NOTE_TO_SELF_OBJECT_TYPE,
+                        object_id=user.uid,
+                        note_to_self_owner=user.uid,
+                        last_activity=now,
+                        created_at=now,
+                    )
+                    Attendee.insert(
+                        self._attendee_row(room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now)
+                    ).execute()
+            except peewee.IntegrityError:
+                room = Room.get(Room.note_to_self_owner == user.uid)
+        attendee = Attendee.get_or_none(
+            (Attendee.room == room.id) & (Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid)
+        )
+        if attendee is None:  # the owner left it; it is theirs again
+            now = self.now()
+            with write_tx():
+                Attendee.insert(
+                    self._attendee_row(room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now)
+                ).on_conflict_ignore().execute()
+            attendee = self._user_attendee(room, user)
+        return room, attendee
+
+    def listed_rooms(self, user, search_term: str) -> list[RoomView]:
+        """Listable rooms the caller is not in, matching every term (case-folded), by id."""
+        mine = Attendee.select(Attendee.room).where(
+            (Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid)
+        )
+        query = (
+            Room.select()
+            .where(
+                (Room.listable > 0)
+                & Room.type.in_([RoomType.GROUP, RoomType.PUBLIC])
+                & Room.id.not_in(mine)
+            )
+            .order_by(Room.id)
+        )
+        terms = [t.casefold() for t in search_term.split(" ") if t]
+        views = []
+        for room in query:
+            folded = room.name.casefold()
+            if all(term in folded for term in terms):
+                views.append(RoomView(room=room, attendee=None, kind=LISTABLE))
+        return views
+
+    # --- mutations --------------------------------------------------------------------------
+
+    def _save(self, room, touch: bool, **changes) -> None:
+        """Store room columns (and ``lastActivity`` when the event is a system-message event)."""
+        if touch:
+            changes["last_activity"] = self.now()
+        with write_tx():
+            Room.update(**changes).where(Room.id == room.id).execute()
+        for name, value in changes.items():
+            setattr(room, name, value)
+
+    def _no_one_to_one(self, room) -> None:
+        if room.type in ONE_TO_ONE_TYPES:
+            raise BadRequest("type")
+
+    def _group_or_public(self, room) -> None:
+        if room.type not in GROUP_OR_PUBLIC:
+            raise BadRequest("type")
+
+    def rename(self, ctx, name: str) -> None:
+        room = ctx.room
+        self._no_one_to_one(room)
+        if room.object_type == "event":
+            raise BadRequest("event")
+        name = clean_text(name, MAX_NAME_LENGTH, "value", allow_empty=False)
+        if name != room.name:
+            self._save(room, True, name=name)
+
+    def set_description(self, ctx, description: str) -> None:
+        room = ctx.room
+        self._no_one_to_one(room)
+        if room.object_type == "event":
+            raise BadRequest("event")
+        text = clean_text(description, self.config["talk"]["description_max_length"], "value", allow_empty=True)
+        if text != room.description:
+            self._save(room, True, description=text)
+
+    def delete_room(self, ctx) -> None:
+        room = ctx.room
+        if room.type in ONE_TO_ONE_TYPES and not self.config["talk"]["delete_one_to_one_conversations"]:
+            raise BadRequest(None)
+        with write_tx():
+            Room.delete().where(Room.id == room.id).execute()
+        log.info("room %s deleted", room.token)
+
+    def make_public(self, ctx, password: str | None) -> None:
+        room = ctx.room
+        if room.type == RoomType.PUBLIC:
+            return
+        if room.type != RoomType.GROUP:
+            raise BadRequest("type")
+        changes = {"type": RoomType.PUBLIC}
+        if password and self.feature("conversation-creation-password"):
+            self._validate_password(password, "password")
+            changes["password_hash"] = self.passwords.hash(password)
+        elif self.config["talk"]["force_passwords"] and not room.password_hash:
+            raise BadRequest("password", extra={"message": "Password needs to be set"})
+        self._save(room, True, **changes)
+
+    def make_private(self, ctx) -> None:
+        room = ctx.room
+        if room.type == RoomType.GROUP:
+            return
+        if room.type != RoomType.PUBLIC:
+            raise BadRequest("type")
+        now = self.now()
+        with write_tx():
+            Room.update(type=RoomType.GROUP, last_activity=now).where(Room.id == room.id).execute()
+            # guests, self-joined users and guest moderators go (their Talk sessions cascade)
+            Attendee.delete().where(
+                (Attendee.room == room.id)
+                & Attendee.participant_type.in_(
+                    [ParticipantType.GUEST, ParticipantType.USER_SELF_JOINED, ParticipantType.GUEST_MODERATOR]
+                )
+                & (Attendee.actor_type != ActorType.EMAILS)
+            ).execute()
+        room.type, room.last_activity = RoomType.GROUP, now
+
+    def set_password(self, ctx, password: str) -> None:
+        room = ctx.room
+        if room.type != RoomType.PUBLIC:
+            raise BadRequest("type")
+        if password == "":
+            if room.password_hash:
+                self._save(room, True, password_hash=None)
+            return
+        self._validate_password(password, "value")
+        self._save(room, True, password_hash=self.passwords.hash(password))
+
+    def set_read_only(self, ctx, state: int) -> None:
+        room = ctx.room
+        self._group_or_public(room)
+        if state not in (0, 1):
+            raise BadRequest("value")
+        if state != room.read_only:
+            self._save(room, True, read_only=state)
+
+    def set_listable(self, ctx, scope: int) -> None:
+        room = ctx.room
+        self._group_or_public(room)
+        if scope not in (0, 1, 2):
+            raise BadRequest("value")
+        if scope != room.listable:
+            self._save(room, True, listable=scope)
+
+    def set_lobby(self, ctx, state: int, timer: int | None) -> None:
+        room = ctx.room
+        self._group_or_public(room)
+        if state not in (0, 1):
+            raise BadRequest("value")
+        if timer is not None and (timer < 0 or timer > MAX_TIMESTAMP):
+            raise BadRequest("value")
+        new_timer = timer if state == 1 and timer else None
+        if state != room.lobby_state or new_timer != room.lobby_timer:
+            self._save(room, True, lobby_state=state, lobby_timer=new_timer)
+            access.expire_lobby(room, self.now())  # a timer already in the past ends it at once
+
+    def set_default_permissions(self, ctx, mode: str, permissions: int) -> None:
+        room = ctx.room
+        if mode == "call":
+            raise BadRequest("mode")
+        self._group_or_public(room)
+        if not 0 <= permissions <= MAX_CUSTOM_PERMISSIONS:
+            raise BadRequest("value")
+        value = permissions | Permission.CUSTOM if permissions else 0
+        with write_tx():
+            Room.update(default_permissions=value).where(Room.id == room.id).execute()
+            Attendee.update(permissions=0).where(Attendee.room == room.id).execute()
+        room.default_permissions = value
+        if ctx.attendee is not None:
+            ctx.attendee.permissions = 0
+
+    def set_mention_permissions(self, ctx, value: int) -> None:
+        room = ctx.room
+        self._group_or_public(room)
+        if value not in (0, 1):
+            raise BadRequest("value")
+        self._save(room, False, mention_permissions=value)
+
+    def set_message_expiration(self, ctx, seconds: int) -> None:
+        room = ctx.room
+        if seconds < 0:
+            raise BadRequest("value")
+        if seconds != room.message_expiration:
+            self._save(room, True, message_expiration=seconds)
+
+    # --- attendee flags ---------------------------------------------------------------------
+
+    def set_attendee_flag(self, ctx, column: str, value) -> None:
+        """Favourite, archive, important, sensitive, notification levels (attendee-level)."""
+        attendee = ctx.attendee
+        now = self.now()
+        with write_tx():
+            Attendee.update({column: value, "last_attendee_activity": now}).where(Attendee.id == attendee.id).execute()
+        setattr(attendee, column, value)
+        attendee.last_attendee_activity = now
+
+    def set_notification_level(self, ctx, level: int) -> None:
+        if level not in (1, 2, 3):
+            raise BadRequest("level")
+        self.set_attendee_flag(ctx, "notification_level", level)
+
+    def set_call_notification_level(self, ctx, level: int) -> None:
+        if level not in (0, 1):
+            raise BadRequest("level")
+        self.set_attendee_flag(ctx, "notification_calls", level)
+
+    # --- avatars ----------------------------------------------------------------------------
+
+    def set_avatar_image(self, ctx, content_type: str, data: bytes) -> None:
+        room = ctx.room
+        now = self.now()
+        with write_tx():
+            RoomAvatar.insert(room=room.id, content_type=content_type, data=data).on_conflict(
+                conflict_target=[RoomAvatar.room],
+                update={RoomAvatar.content_type: content_type, RoomAvatar.data: data},
+            ).execute()
+            Room.update(avatar_kind=AVATAR_CUSTOM, avatar_version=Room.avatar_version + 1, last_activity=now).where(
+                Room.id == room.id
+            ).execute()
+        room.avatar_kind, room.avatar_version, room.last_activity = AVATAR_CUSTOM, room.avatar_version + 1, now
+
+    def set_avatar_emoji(self, ctx, emoji: str, color: str | None) -> None:
+        room = ctx.room
+        now = self.now()
+        with write_tx():
+            RoomAvatar.delete().where(RoomAvatar.room == room.id).execute()
+            Room.update(
+                avatar_kind=AVATAR_EMOJI,
+                avatar_emoji=emoji,
+                avatar_color=color or "",
+                avatar_version=Room.avatar_version + 1,
+                last_activity=now,
+            ).where(Room.id == room.id).execute()
+        room.avatar_kind, room.avatar_emoji, room.avatar_color = AVATAR_EMOJI, emoji, color or ""
+        room.avatar_version += 1
+        room.last_activity = now
+
+    def remove_avatar(self, ctx) -> None:
+        room = ctx.room
+        now = self.now()
+        with write_tx():
+            RoomAvatar.delete().where(RoomAvatar.room == room.id).execute()
+            Room.update(
+                avatar_kind=AVATAR_DEFAULT, avatar_emoji="", avatar_color="",
+                avatar_version=Room.avatar_version + 1, last_activity=now,
+            ).where(Room.id == room.id).execute()
+        room.avatar_kind, room.avatar_emoji, room.avatar_color = AVATAR_DEFAULT, "", ""
+        room.avatar_version += 1
+        room.last_activity = now
+
+    # --- account events ---------------------------------------------------------------------
+
+    def on_user_deleted(self, user) -> None:
+        """D25: one-to-ones become former one-to-ones, note-to-self goes, memberships go, and
+        rooms left without any user are deleted. Runs inside the deletion transaction."""
+        now = self.now()
+        mine = list(
+            Attendee.select(Attendee, Room)
+            .join(Room)
+            .where((Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid))
+        )
+        room_ids = [a.room.id for a in mine]
+        for a in mine:
+            room = a.room
+            if room.type == RoomType.ONE_TO_ONE:
+                Room.update(
+                    type=RoomType.FORMER_ONE_TO_ONE,
+                    read_only=1,
+                    name=user.shown_name,
+                    one_to_one_key=None,
+                    last_activity=now,
+                ).where(Room.id == room.id).execute()
+            elif room.type == RoomType.NOTE_TO_SELF:
+                Room.delete().where(Room.id == room.id).execute()
+        Attendee.delete().where((Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid)).execute()
+        if room_ids:
+            still_used = Attendee.select(Attendee.room).where(
+                Attendee.room.in_(room_ids) & (Attendee.actor_type == ActorType.USERS)
+            )
+            Room.delete().where(Room.id.in_(room_ids) & Room.id.not_in(still_used)).execute()
+
+    def on_user_renamed(self, user) -> None:
+        """Attendee display names follow the user's display name (``ocs.md`` §13.1)."""
+        Attendee.update(display_name=user.shown_name).where(
+            (Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid)
+        ).execute()
+
+    def on_group_renamed(self, group) -> None:
+        Attendee.update(display_name=group.shown_name).where(
+            (Attendee.actor_type == ActorType.GROUPS) & (Attendee.actor_id == group.gid)
+        ).execute()
+
