@@ -25,6 +25,7 @@ V3_V4 = ("v3", "v4")
 V4 = ("v4",)
 V1 = ("v1",)
 V1_V3 = ("v1", "v2", "v3")
+CURRENT = "v4"  # avatar routes live under v1 but answer with the current room object (D1)
 
 
 def talk(versions=ALL, auth=PUBLIC, role: Role | None = None, feature=None, csrf=True):
@@ -50,9 +51,9 @@ class TalkResource:
         """The room for this request, checked against the responder's declared role."""
         return access.authorize(self.platform, req, token, req.context.policy.extra["role"])
 
-    def room_object(self, req, ctx) -> dict:
+    def room_object(self, req, ctx, version: str | None = None) -> dict:
         view = self.service.view(ctx)
-        return self.service.serialize(view, req.context.api_version)
+        return self.service.serialize(view, version or req.context.api_version)
 
     def answer_room(self, req, resp, ctx) -> None:
         """Mutations: the room on v4, ``[]`` on v1–v3 (D1)."""
@@ -362,7 +363,7 @@ class AvatarResource(TalkResource):
         except avatars.AvatarError as exc:
             raise avatar_error(str(exc)) from None
         self.service.set_avatar_image(ctx, content_type, upload)
-        envelope.respond(req, resp, self.room_object(req, ctx))
+        envelope.respond(req, resp, self.room_object(req, ctx, CURRENT))
 
     def _uploaded_file(self, req) -> bytes | None:
         content_type = req.content_type or ""
@@ -385,7 +386,7 @@ class AvatarResource(TalkResource):
         if ctx.room.type in ONE_TO_ONE_TYPES:
             raise avatar_error("One-to-one rooms always need to show the other users avatar")
         self.service.remove_avatar(ctx)
-        envelope.respond(req, resp, self.room_object(req, ctx))
+        envelope.respond(req, resp, self.room_object(req, ctx, CURRENT))
 
     @policy(auth=PUBLIC, versions=V1, feature="avatar", csrf=False, extra={"role": None})
     def on_get(self, req, resp, token):
@@ -429,4 +430,4 @@ class EmojiAvatarResource(TalkResource):
         if color is not None and (not isinstance(color, str) or not COLOR.match(color)):
             raise avatar_error("Invalid background color")
         self.service.set_avatar_emoji(ctx, emoji, color)
-        envelope.respond(req, resp, self.room_object(req, ctx))
+        envelope.respond(req, resp, self.room_object(req, ctx, CURRENT))
