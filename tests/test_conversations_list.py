@@ -1,0 +1,129 @@
+"""``GET /room``: order, modifiedSince, headers, and a query count that does not grow."""
+
+from __future__ import annotations
+
+import pytest
+from playhouse.test_utils import count_queries
+
+from conversations.models import Attendee, Room
+from ocs import db as dbm
+from tests.talk import api, create
+
+
+@pytest.fixture
+def people(client):
+    for uid in ("alice", "bob", "carol"):
+        client.add_user(uid, "pw", display_name=uid.title())
+    return client
+
+
+def listing(client, user="alice", version="v4", **params):
+    return client.ocs("GET", api(version) + "/room", user=user, params=params)
+
+
+def test_order_is_join_order(people):
+    a = create(people, "bob", roomName="B first", participants={"users": ["alice"]})
+    b = create(people, "alice", roomName="A own")
+    c = create(people, "carol", roomType=1, invite="alice")
+    tokens = [x["token"] for x in people.data(listing(people))]
+    assert tokens == [a["token"], b["token"], c["token"]]
+
+
+def test_modified_since(make_client):
+    clock = [1_800_000_000]
+    client = make_client(clock=lambda: clock[0])
+    for uid in ("alice", "bob"):
+        client.add_user(uid, "pw")
+    old = create(client, "alice", roomName="Old")
+    one = create(client, "alice", roomType=1, invite="bob")
+    clock[0] += 100
+    r = listing(client)
+    before = int(r.headers["X-Nextcloud-Talk-Modified-Before"])
+    assert before == clock[0]
+    assert len(client.data(r)) == 2
+    assert client.data(listing(client, modifiedSince=before)) == []
+    clock[0] += 10
+    client.ocs("PUT", api() + f"/room/{old['token']}", user="alice", params={"roomName": "Renamed"})
+    assert [x["token"] for x in client.data(listing(client, modifiedSince=before))] == [old["token"]]
+    # attendee-level changes count through lastAttendeeActivity
+    clock[0] += 10
+    mark = clock[0]
+    client.ocs("POST", api() + f"/room/{one['token']}/favorite", user="alice")
+    assert [x["token"] for x in client.data(listing(client, modifiedSince=mark))] == [one["token"]]
+    assert [x["token"] for x in client.data(listing(client, user="bob", modifiedSince=mark))] == []
+    # includeStatus always includes one-to-ones; a future value is fine
+    got = client.data(listing(client, user="bob", modifiedSince=9992708529, includeStatus="true"))
+    assert [x["token"] for x in got] == [one["token"]]
+    assert client.data(listing(client, modifiedSince=9992708529)) == []
+    assert listing(client, modifiedSince=-1).status_int == 400
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3", "v4"])
+def test_headers_on_every_version(people, version):
+    r = listing(people, version=version)
+    assert len(r.headers["X-Nextcloud-Talk-Hash"]) == 40
+    assert int(r.headers["X-Nextcloud-Talk-Modified-Before"]) > 0
+    assert people.data(r) == []
+
+
+def seed(owner: str, partner: str, count: int) -> None:
+    """Fast fixture: ``count`` rooms of mixed types for ``owner`` (direct inserts)."""
+    now = 1_700_000_000
+    with dbm.write_tx():
+        for i in range(count):
+            kind = (2, 3, 1)[i % 3]
+            key = f'["{owner}","{partner}{i}"]' if kind == 1 else None
+            room = Room.create(
+                token=f"t{owner}x{i:06d}",
+                type=kind,
+                name=f"room {i}" if kind != 1 else "",
+                one_to_one_key=key,
+                lobby_state=1 if i % 7 == 0 else 0,
+                lobby_timer=now + 10**9 if i % 7 == 0 else None,
+                last_activity=now,
+                created_at=now,
+            )
+            Attendee.insert_many(
+                [
+                    {"room": room.id, "actor_type": "users", "actor_id": owner, "participant_type": 1, "created_at": now},
+                    {"room": room.id, "actor_type": "users", "actor_id": f"{partner}{i}", "participant_type": 3 if kind != 1 else 1, "created_at": now},
+                ]
+            ).execute()
+
+
+@pytest.mark.parametrize("version", ["v4", "v1"])
+def test_statement_count_does_not_grow(people, version):
+    people.add_user("u10", "pw")
+    people.add_user("u100", "pw")
+    seed("u10", "p", 10)
+    seed("u100", "q", 100)
+    dbm.release_connection()
+    counts = {}
+    for uid, size in (("u10", 10), ("u100", 100)):
+        listing(people, user=uid, version=version)  # warm the credential cache
+        with count_queries() as counter:
+            r = listing(people, user=uid, version=version)
+        assert len(people.data(r)) == size
+        counts[size] = counter.count
+    assert counts[10] == counts[100], counts
+    assert counts[10] <= 5
+
+
+def test_list_query_uses_the_actor_index(people):
+    from ocs.db import is_sqlite
+
+    if not is_sqlite():
+        plan = dbm.db.execute_sql(
+            "EXPLAIN SELECT * FROM attendees a JOIN rooms r ON r.id = a.room_id "
+            "WHERE a.actor_type = 'users' AND a.actor_id = 'alice' ORDER BY a.id"
+        ).fetchall()
+        assert plan  # PostgreSQL picks its plan by statistics; the SQLite plan is asserted below
+        return
+    rows = dbm.db.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT * FROM attendees a JOIN rooms r ON r.id = a.room_id "
+        "WHERE a.actor_type = 'users' AND a.actor_id = 'alice' ORDER BY a.id"
+    ).fetchall()
+    plan = " | ".join(row[-1] for row in rows)
+    assert "SEARCH a USING INDEX attendees_actor" in plan, plan
+    assert "SEARCH r USING INTEGER PRIMARY KEY" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
