@@ -78,7 +78,9 @@ def resolve(platform, req, token: str) -> RoomContext | None:
     session = None
     if user is not None:
         attendee = Attendee.get_or_none(
-            (Attendee.room == room.id) & (Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid)
+            (Attendee.room == room.id)
+            & (Attendee.actor_type == ActorType.USERS)
+            & (Attendee.actor_id == user.uid)
         )
     session, session_attendee = _session_attendee(platform, req, room)
     if attendee is None and user is None:

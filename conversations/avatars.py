@@ -74,7 +74,7 @@ def _svg(text: str, colour: str) -> bytes:
         f'<circle cx="256" cy="256" r="256" fill="#{colour}"/>'
         '<text x="50%" y="50%" dominant-baseline="central" text-anchor="middle" '
         f'font-family="sans-serif" font-size="240" fill="#ffffff">{escape(text)}</text></svg>'
-    ).encode("utf-8")
+    ).encode()
 
 
 def render(room, view, dark: bool) -> tuple[str, bytes]:

@@ -60,7 +60,9 @@ MAX_DEFAULT_PERMISSIONS = 510
 MAX_CUSTOM_PERMISSIONS = 511
 BUILTIN_DEFAULT_PERMISSIONS = 502
 
-MODERATOR_TYPES = frozenset({ParticipantType.OWNER, ParticipantType.MODERATOR, ParticipantType.GUEST_MODERATOR})
+MODERATOR_TYPES = frozenset(
+    {ParticipantType.OWNER, ParticipantType.MODERATOR, ParticipantType.GUEST_MODERATOR}
+)
 LOGGED_IN_MODERATOR_TYPES = frozenset({ParticipantType.OWNER, ParticipantType.MODERATOR})
 ONE_TO_ONE_TYPES = frozenset({RoomType.ONE_TO_ONE, RoomType.FORMER_ONE_TO_ONE})
 GROUP_OR_PUBLIC = frozenset({RoomType.GROUP, RoomType.PUBLIC})

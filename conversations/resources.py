@@ -310,7 +310,9 @@ class MentionPermissionsResource(TalkResource):
     @talk(versions=V4, auth=USER, role=Role.MODERATOR, feature="mention-permissions")
     def on_put(self, req, resp, token):
         ctx = self.room(req, token)
-        self.service.set_mention_permissions(ctx, req.context.params.integer("mentionPermissions", required=True))
+        self.service.set_mention_permissions(
+            ctx, req.context.params.integer("mentionPermissions", required=True)
+        )
         self.answer_room(req, resp, ctx)
 
 

@@ -57,7 +57,10 @@ def routes(platform, service) -> list[tuple[str, object]]:
         ("/room/{token}/read-only", made(r.ReadOnlyResource)),
         ("/room/{token}/password", made(r.PasswordResource)),
         ("/room/{token}/listable", made(r.ListableResource)),
-        ("/room/{token}/favorite", r.flag_resource("favorite", r.ALL, "favorites")(platform, service, "favorite")),
+        (
+            "/room/{token}/favorite",
+            r.flag_resource("favorite", r.ALL, "favorites")(platform, service, "favorite"),
+        ),
         ("/room/{token}/notify", made(r.NotifyResource)),
         ("/room/{token}/notify-calls", made(r.NotifyCallsResource)),
         ("/room/{token}/webinar/lobby", made(r.LobbyResource)),

@@ -159,7 +159,9 @@ class RoomSerializer:
         self.group_notification = talk["default_group_notification"]
         self.server_permissions = talk["default_permissions"]
         self.delete_one_to_one = talk["delete_one_to_one_conversations"]
-        self.gated_off = {name for name, feature in GATED_FIELDS.items() if not self.registry.enabled(feature)}
+        self.gated_off = {
+            name for name, feature in GATED_FIELDS.items() if not self.registry.enabled(feature)
+        }
 
     def lobby_on(self) -> bool:
         return self.registry.enabled("webinary-lobby")
@@ -275,9 +277,8 @@ class RoomSerializer:
         one_to_one = room.type in ONE_TO_ONE_TYPES
         if is_user:
             can_leave = room.type != RoomType.NOTE_TO_SELF and not (self.delete_one_to_one and one_to_one)
-            can_delete = (
-                attendee.participant_type in (ParticipantType.OWNER, ParticipantType.MODERATOR)
-                and (not one_to_one or self.delete_one_to_one)
+            can_delete = attendee.participant_type in (ParticipantType.OWNER, ParticipantType.MODERATOR) and (
+                not one_to_one or self.delete_one_to_one
             )
         else:
             can_leave = can_delete = False
@@ -288,7 +289,9 @@ class RoomSerializer:
                 "isFavorite": bool(attendee.favorite),
                 "canLeaveConversation": can_leave,
                 "canDeleteConversation": can_delete,
-                "notificationLevel": rules.resolved_notification_level(room, attendee, self.group_notification),
+                "notificationLevel": rules.resolved_notification_level(
+                    room, attendee, self.group_notification
+                ),
                 "notificationCalls": attendee.notification_calls,
                 "lastPing": view.last_ping,
                 "sessionId": view.session_id,

@@ -33,8 +33,8 @@ from conversations.constants import (
     OBJECT_TYPES_ON_CREATE,
     ONE_TO_ONE_TYPES,
     ActorType,
-    Permission,
     ParticipantType,
+    Permission,
     RoomType,
 )
 from conversations.models import Attendee, Room, RoomAvatar
@@ -46,8 +46,8 @@ from ocs.errors import BadRequest, Forbidden, NotFound
 
 log = logging.getLogger("conversations")
 
-TOKEN_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"
-TOKEN_LENGTH_SETTING = "conversations.token_length"
+TOKEN_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"  # noqa: S105 - not a secret
+TOKEN_LENGTH_SETTING = "conversations.token_length"  # noqa: S105 - a setting name
 RESERVED_TOKENS = frozenset({"settings", "backend"})
 MAX_COLLISIONS = 1000
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -166,7 +166,9 @@ class ConversationService:
             .order_by(Attendee.id)
         )
         if modified_since:
-            condition = (Room.last_activity >= modified_since) | (Attendee.last_attendee_activity >= modified_since)
+            condition = (Room.last_activity >= modified_since) | (
+                Attendee.last_attendee_activity >= modified_since
+            )
             if include_status:
                 condition = condition | (Room.type == RoomType.ONE_TO_ONE)
             query = query.where(condition)
@@ -210,12 +212,20 @@ class ConversationService:
         """v1 ``participants`` maps: every users attendee of the given rooms (one query)."""
         result: dict = {}
         rows = (
-            Attendee.select(Attendee.id, Attendee.room, Attendee.actor_id, Attendee.display_name, Attendee.participant_type)
+            Attendee.select(
+                Attendee.id,
+                Attendee.room,
+                Attendee.actor_id,
+                Attendee.display_name,
+                Attendee.participant_type,
+            )
             .where(Attendee.room.in_(room_ids) & (Attendee.actor_type == ActorType.USERS))
             .order_by(Attendee.id)
         )
         for a in rows:
-            result.setdefault(a.room_id, []).append((a.actor_id, a.display_name or a.actor_id, a.participant_type, "0", 0, a.id))
+            result.setdefault(a.room_id, []).append(
+                (a.actor_id, a.display_name or a.actor_id, a.participant_type, "0", 0, a.id)
+            )
         return result
 
     def with_members(self, view: RoomView) -> RoomView:
@@ -301,7 +311,9 @@ class ConversationService:
                 )
                 Attendee.insert_many(
                     [
-                        self._attendee_row(room.id, ActorType.USERS, u.uid, u.shown_name, ParticipantType.OWNER, now)
+                        self._attendee_row(
+                            room.id, ActorType.USERS, u.uid, u.shown_name, ParticipantType.OWNER, now
+                        )
                         for u in (user, target)
                     ]
                 ).execute()
@@ -320,13 +332,17 @@ class ConversationService:
         with write_tx():
             for u in (user, target):
                 Attendee.insert(
-                    self._attendee_row(room.id, ActorType.USERS, u.uid, u.shown_name, ParticipantType.OWNER, now)
+                    self._attendee_row(
+                        room.id, ActorType.USERS, u.uid, u.shown_name, ParticipantType.OWNER, now
+                    )
                 ).on_conflict_ignore().execute()
         return room, self._user_attendee(room, user), target
 
     def _user_attendee(self, room, user):
         return Attendee.get(
-            (Attendee.room == room.id) & (Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid)
+            (Attendee.room == room.id)
+            & (Attendee.actor_type == ActorType.USERS)
+            & (Attendee.actor_id == user.uid)
         )
 
     def create_room(self, user, req: CreateRequest):
@@ -402,7 +418,9 @@ class ConversationService:
     def _validate_password(self, password: str, key: str) -> None:
         minimum = self.config["talk"]["room_password_min_length"]
         if len(password) > MAX_ROOM_PASSWORD:
-            raise BadRequest(key, extra={"message": f"Password must be at most {MAX_ROOM_PASSWORD} characters long."})
+            raise BadRequest(
+                key, extra={"message": f"Password must be at most {MAX_ROOM_PASSWORD} characters long."}
+            )
         if minimum and len(password) < minimum:
             raise BadRequest(key, extra={"message": f"Password must be at least {minimum} characters long."})
 
@@ -449,20 +467,26 @@ class ConversationService:
                 created_at=now,
                 **attrs,
             )
-            rows = {(ActorType.USERS, user.uid): self._attendee_row(
-                room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now
-            )}
+            rows = {
+                (ActorType.USERS, user.uid): self._attendee_row(
+                    room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now
+                )
+            }
             for target in users:
                 rows.setdefault(
                     (ActorType.USERS, target.uid),
-                    self._attendee_row(room.id, ActorType.USERS, target.uid, target.shown_name, ParticipantType.USER, now),
+                    self._attendee_row(
+                        room.id, ActorType.USERS, target.uid, target.shown_name, ParticipantType.USER, now
+                    ),
                 )
             if groups:
                 gids = [g.gid for g in groups]
                 for g in groups:
                     rows.setdefault(
                         (ActorType.GROUPS, g.gid),
-                        self._attendee_row(room.id, ActorType.GROUPS, g.gid, g.shown_name, ParticipantType.USER, now),
+                        self._attendee_row(
+                            room.id, ActorType.GROUPS, g.gid, g.shown_name, ParticipantType.USER, now
+                        ),
                     )
                 members = (
                     User.select(User.uid, User.display_name)
@@ -472,13 +496,17 @@ class ConversationService:
                 for member in members:
                     rows.setdefault(
                         (ActorType.USERS, member.uid),
-                        self._attendee_row(room.id, ActorType.USERS, member.uid, member.shown_name, ParticipantType.USER, now),
+                        self._attendee_row(
+                            room.id, ActorType.USERS, member.uid, member.shown_name, ParticipantType.USER, now
+                        ),
                     )
             for address in emails:
                 actor = email_actor_id(address)
                 rows.setdefault(
                     (ActorType.EMAILS, actor),
-                    self._attendee_row(room.id, ActorType.EMAILS, actor, "", ParticipantType.GUEST, now, invited=address),
+                    self._attendee_row(
+                        room.id, ActorType.EMAILS, actor, "", ParticipantType.GUEST, now, invited=address
+                    ),
                 )
             Attendee.insert_many(list(rows.values())).execute()
         log.info("room %s (type %d) created by %s", room.token, room.type, user.uid)
@@ -532,7 +560,10 @@ class ConversationService:
             attrs["mention_permissions"] = req.mention_permissions
         if gated("room-description", req.description, "", "description"):
             attrs["description"] = clean_text(
-                req.description, self.config["talk"]["description_max_length"], "description", allow_empty=True
+                req.description,
+                self.config["talk"]["description_max_length"],
+                "description",
+                allow_empty=True,
             )
         emoji_given = req.emoji is not None or req.avatar_color is not None
         if emoji_given and gated("avatar", req.emoji or req.avatar_color, None, "avatar"):
@@ -540,7 +571,12 @@ class ConversationService:
                 raise BadRequest("avatar")
             if req.avatar_color is not None and not COLOR.match(req.avatar_color):
                 raise BadRequest("avatar")
-            attrs.update(avatar_kind=AVATAR_EMOJI, avatar_emoji=req.emoji, avatar_color=req.avatar_color or "", avatar_version=1)
+            attrs.update(
+                avatar_kind=AVATAR_EMOJI,
+                avatar_emoji=req.emoji,
+                avatar_color=req.avatar_color or "",
+                avatar_version=1,
+            )
         return attrs
 
     # --- note to self and listed rooms ------------------------------------------------------
@@ -563,18 +599,24 @@ class ConversationService:
                         created_at=now,
                     )
                     Attendee.insert(
-                        self._attendee_row(room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now)
+                        self._attendee_row(
+                            room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now
+                        )
                     ).execute()
             except peewee.IntegrityError:
                 room = Room.get(Room.note_to_self_owner == user.uid)
         attendee = Attendee.get_or_none(
-            (Attendee.room == room.id) & (Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid)
+            (Attendee.room == room.id)
+            & (Attendee.actor_type == ActorType.USERS)
+            & (Attendee.actor_id == user.uid)
         )
         if attendee is None:  # the owner left it; it is theirs again
             now = self.now()
             with write_tx():
                 Attendee.insert(
-                    self._attendee_row(room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now)
+                    self._attendee_row(
+                        room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now
+                    )
                 ).on_conflict_ignore().execute()
             attendee = self._user_attendee(room, user)
         return room, attendee
@@ -587,9 +629,7 @@ class ConversationService:
         query = (
             Room.select()
             .where(
-                (Room.listable > 0)
-                & Room.type.in_([RoomType.GROUP, RoomType.PUBLIC])
-                & Room.id.not_in(mine)
+                (Room.listable > 0) & Room.type.in_([RoomType.GROUP, RoomType.PUBLIC]) & Room.id.not_in(mine)
             )
             .order_by(Room.id)
         )
@@ -634,7 +674,9 @@ class ConversationService:
         self._no_one_to_one(room)
         if room.object_type == "event":
             raise BadRequest("event")
-        text = clean_text(description, self.config["talk"]["description_max_length"], "value", allow_empty=True)
+        text = clean_text(
+            description, self.config["talk"]["description_max_length"], "value", allow_empty=True
+        )
         if text != room.description:
             self._save(room, True, description=text)
 
@@ -754,7 +796,9 @@ class ConversationService:
         attendee = ctx.attendee
         now = self.now()
         with write_tx():
-            Attendee.update({column: value, "last_attendee_activity": now}).where(Attendee.id == attendee.id).execute()
+            Attendee.update({column: value, "last_attendee_activity": now}).where(
+                Attendee.id == attendee.id
+            ).execute()
         setattr(attendee, column, value)
         attendee.last_attendee_activity = now
 
@@ -778,10 +822,14 @@ class ConversationService:
                 conflict_target=[RoomAvatar.room],
                 update={RoomAvatar.content_type: content_type, RoomAvatar.data: data},
             ).execute()
-            Room.update(avatar_kind=AVATAR_CUSTOM, avatar_version=Room.avatar_version + 1, last_activity=now).where(
-                Room.id == room.id
-            ).execute()
-        room.avatar_kind, room.avatar_version, room.last_activity = AVATAR_CUSTOM, room.avatar_version + 1, now
+            Room.update(
+                avatar_kind=AVATAR_CUSTOM, avatar_version=Room.avatar_version + 1, last_activity=now
+            ).where(Room.id == room.id).execute()
+        room.avatar_kind, room.avatar_version, room.last_activity = (
+            AVATAR_CUSTOM,
+            room.avatar_version + 1,
+            now,
+        )
 
     def set_avatar_emoji(self, ctx, emoji: str, color: str | None) -> None:
         room = ctx.room
@@ -805,8 +853,11 @@ class ConversationService:
         with write_tx():
             RoomAvatar.delete().where(RoomAvatar.room == room.id).execute()
             Room.update(
-                avatar_kind=AVATAR_DEFAULT, avatar_emoji="", avatar_color="",
-                avatar_version=Room.avatar_version + 1, last_activity=now,
+                avatar_kind=AVATAR_DEFAULT,
+                avatar_emoji="",
+                avatar_color="",
+                avatar_version=Room.avatar_version + 1,
+                last_activity=now,
             ).where(Room.id == room.id).execute()
         room.avatar_kind, room.avatar_emoji, room.avatar_color = AVATAR_DEFAULT, "", ""
         room.avatar_version += 1
@@ -836,7 +887,9 @@ class ConversationService:
                 ).where(Room.id == room.id).execute()
             elif room.type == RoomType.NOTE_TO_SELF:
                 Room.delete().where(Room.id == room.id).execute()
-        Attendee.delete().where((Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid)).execute()
+        Attendee.delete().where(
+            (Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid)
+        ).execute()
         if room_ids:
             still_used = Attendee.select(Attendee.room).where(
                 Attendee.room.in_(room_ids) & (Attendee.actor_type == ActorType.USERS)
@@ -853,4 +906,3 @@ class ConversationService:
         Attendee.update(display_name=group.shown_name).where(
             (Attendee.actor_type == ActorType.GROUPS) & (Attendee.actor_id == group.gid)
         ).execute()
-

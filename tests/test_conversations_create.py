@@ -36,13 +36,26 @@ def test_create_group_room_every_version(users, version):
 
 
 def test_v1_create_is_201_failure_envelope(users):
-    r = users.ocs("POST", api("v4") + "/room", user="alice", v=1, json_body={"roomType": 3, "roomName": "Pub"})
+    r = users.ocs(
+        "POST", api("v4") + "/room", user="alice", v=1, json_body={"roomType": 3, "roomName": "Pub"}
+    )
     assert r.status_int == 200
-    assert meta(r) == {"status": "failure", "statuscode": 201, "message": "", "totalitems": "", "itemsperpage": ""}
+    assert meta(r) == {
+        "status": "failure",
+        "statuscode": 201,
+        "message": "",
+        "totalitems": "",
+        "itemsperpage": "",
+    }
 
 
 def test_form_body_and_query_create(users):
-    r = users.ocs("POST", api() + "/room", user="alice", form={"roomType": "3", "roomName": "Form", "invite": "", "source": ""})
+    r = users.ocs(
+        "POST",
+        api() + "/room",
+        user="alice",
+        form={"roomType": "3", "roomName": "Form", "invite": "", "source": ""},
+    )
     assert r.status_int == 201 and users.data(r)["type"] == 3
     r = users.ocs("POST", api() + "/room", user="alice", params={"roomType": "2", "roomName": "Query"})
     assert users.data(r)["name"] == "Query"
@@ -87,7 +100,9 @@ def test_one_to_one_errors(users):
 
 
 def test_one_to_one_via_participants_and_readd_after_leaving(users):
-    r = users.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 1, "participants": {"users": ["bob"]}})
+    r = users.ocs(
+        "POST", api() + "/room", user="alice", json_body={"roomType": 1, "participants": {"users": ["bob"]}}
+    )
     token = users.data(r)["token"]
     Attendee.delete().where(Attendee.actor_id == "bob").execute()  # bob left
     r = users.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 1, "invite": "bob"})
@@ -114,7 +129,7 @@ def test_names(users):
 
 
 def test_markup_roundtrips_in_json_and_xml(users):
-    markup = "<b>&\"x\"</b>"
+    markup = '<b>&"x"</b>'
     data = create(users, "alice", roomName=markup)
     r = users.ocs("GET", api() + f"/room/{data['token']}", user="alice")
     assert b"\\u003Cb\\u003E" in r.body and r.json["ocs"]["data"]["name"] == markup
@@ -131,19 +146,29 @@ def test_invitations_and_invalid_participants(users):
         json_body={
             "roomType": 2,
             "roomName": "Mixed",
-            "participants": {"users": ["bob", "nosuchuser", "alice"], "groups": ["staff", "nogroup"], "phones": ["+4912345"]},
+            "participants": {
+                "users": ["bob", "nosuchuser", "alice"],
+                "groups": ["staff", "nogroup"],
+                "phones": ["+4912345"],
+            },
         },
     )
     assert r.status_int == 202
     data = users.data(r)
-    assert data["invalidParticipants"] == {"users": ["nosuchuser"], "groups": ["nogroup"], "phones": ["+4912345"]}
+    assert data["invalidParticipants"] == {
+        "users": ["nosuchuser"],
+        "groups": ["nogroup"],
+        "phones": ["+4912345"],
+    }
     assert attendees(data["token"]) == [
         ("users", "alice", 1),
         ("users", "bob", 3),
         ("groups", "staff", 3),
         ("users", "dave", 3),
     ]
-    r = users.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 2, "participants": {"users": ["ghost"]}})
+    r = users.ocs(
+        "POST", api() + "/room", user="alice", json_body={"roomType": 2, "participants": {"users": ["ghost"]}}
+    )
     assert r.status_int == 404 and users.data(r) == {"error": "invite"}
 
 
@@ -167,10 +192,23 @@ def test_force_passwords_and_minimum_length(make_client):
     client = make_client({"talk": {"force_passwords": True, "room_password_min_length": 8}})
     client.add_user("alice", "pw")
     r = client.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 3, "roomName": "P"})
-    assert r.status_int == 400 and client.data(r) == {"error": "password", "message": "Password needs to be set"}
-    r = client.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 3, "roomName": "P", "password": "short"})
-    assert r.status_int == 400 and client.data(r) == {"error": "password", "message": "Password must be at least 8 characters long."}
-    r = client.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 3, "roomName": "P", "password": "long enough"})
+    assert r.status_int == 400 and client.data(r) == {
+        "error": "password",
+        "message": "Password needs to be set",
+    }
+    r = client.ocs(
+        "POST", api() + "/room", user="alice", json_body={"roomType": 3, "roomName": "P", "password": "short"}
+    )
+    assert r.status_int == 400 and client.data(r) == {
+        "error": "password",
+        "message": "Password must be at least 8 characters long.",
+    }
+    r = client.ocs(
+        "POST",
+        api() + "/room",
+        user="alice",
+        json_body={"roomType": 3, "roomName": "P", "password": "long enough"},
+    )
     assert r.status_int == 201
     assert Room.select().count() == 1
 
@@ -220,7 +258,12 @@ def test_create_all_attributes(users):
         objectType="event",
         objectId="1700000000#1700003600",
     )
-    assert (data["readOnly"], data["listable"], data["lobbyState"], data["lobbyTimer"]) == (1, 2, 1, 4102444800)
+    assert (data["readOnly"], data["listable"], data["lobbyState"], data["lobbyTimer"]) == (
+        1,
+        2,
+        1,
+        4102444800,
+    )
     assert data["defaultPermissions"] == 129
     assert (data["mentionPermissions"], data["description"], data["isCustomAvatar"]) == (1, "About", True)
     assert (data["objectType"], data["objectId"]) == ("event", "1700000000#1700003600")
@@ -228,20 +271,50 @@ def test_create_all_attributes(users):
 
 def test_extended_conversation_from_own_one_to_one(users):
     one = create(users, "alice", roomType=1, invite="bob", status=201)
-    data = create(users, "alice", roomName="More", objectType="extended_conversation", objectId=one["token"], participants={"users": ["bob", "carol"]})
+    data = create(
+        users,
+        "alice",
+        roomName="More",
+        objectType="extended_conversation",
+        objectId=one["token"],
+        participants={"users": ["bob", "carol"]},
+    )
     assert data["objectType"] == "extended_conversation"
-    r = users.ocs("POST", api() + "/room", user="carol", json_body={"roomType": 2, "roomName": "X", "objectType": "extended_conversation", "objectId": one["token"]})
+    r = users.ocs(
+        "POST",
+        api() + "/room",
+        user="carol",
+        json_body={
+            "roomType": 2,
+            "roomName": "X",
+            "objectType": "extended_conversation",
+            "objectId": one["token"],
+        },
+    )
     assert r.status_int == 400 and users.data(r) == {"error": "object"}
 
 
 def test_gated_create_parameters(make_client):
     client = make_client({"talk": {"features": {"read-only-rooms": False}}})
     client.add_user("alice", "pw")
-    r = client.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 2, "roomName": "R", "readOnly": 1})
+    r = client.ocs(
+        "POST", api() + "/room", user="alice", json_body={"roomType": 2, "roomName": "R", "readOnly": 1}
+    )
     assert r.status_int == 400 and client.data(r) == {"error": "read-only"}
-    assert client.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 2, "roomName": "R", "readOnly": 0}).status_int == 201
+    assert (
+        client.ocs(
+            "POST", api() + "/room", user="alice", json_body={"roomType": 2, "roomName": "R", "readOnly": 0}
+        ).status_int
+        == 201
+    )
     off = make_client({"talk": {"features": {"conversation-creation-all": False}}})
-    r = off.ocs("POST", api() + "/room", user="alice", password="pw", json_body={"roomType": 2, "roomName": "R", "readOnly": 7})
+    r = off.ocs(
+        "POST",
+        api() + "/room",
+        user="alice",
+        password="pw",
+        json_body={"roomType": 2, "roomName": "R", "readOnly": 7},
+    )
     assert r.status_int == 201 and off.data(r)["readOnly"] == 0  # ignored, as before Talk 21.1
 
 
@@ -253,7 +326,12 @@ def test_allowed_creator_groups(make_client):
     r = client.ocs("POST", api() + "/room", user="bob", json_body={"roomName": "no"})
     assert r.status_int == 403 and client.data(r) == {"error": "permissions"}
     # one-to-one rooms are not restricted
-    assert client.ocs("POST", api() + "/room", user="bob", json_body={"roomType": 1, "invite": "alice"}).status_int == 201
+    assert (
+        client.ocs(
+            "POST", api() + "/room", user="bob", json_body={"roomType": 1, "invite": "alice"}
+        ).status_int
+        == 201
+    )
 
 
 def test_anonymous_cannot_create_or_list(users):

@@ -85,8 +85,20 @@ def seed(owner: str, partner: str, count: int) -> None:
             )
             Attendee.insert_many(
                 [
-                    {"room": room.id, "actor_type": "users", "actor_id": owner, "participant_type": 1, "created_at": now},
-                    {"room": room.id, "actor_type": "users", "actor_id": f"{partner}{i}", "participant_type": 3 if kind != 1 else 1, "created_at": now},
+                    {
+                        "room": room.id,
+                        "actor_type": "users",
+                        "actor_id": owner,
+                        "participant_type": 1,
+                        "created_at": now,
+                    },
+                    {
+                        "room": room.id,
+                        "actor_type": "users",
+                        "actor_id": f"{partner}{i}",
+                        "participant_type": 3 if kind != 1 else 1,
+                        "created_at": now,
+                    },
                 ]
             ).execute()
 

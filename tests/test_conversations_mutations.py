@@ -69,8 +69,15 @@ def test_description(team):
     r = call(client, "PUT", token, "/description", form={"description": "d" * 2001})
     assert r.status_int == 400 and client.data(r) == {"error": "value"}
     assert call(client, "PUT", token, "/description", form={"description": "d" * 2000}).status_int == 200
-    assert call(client, "PUT", token, "/description", version="v2", form={"description": "x"}).status_int == 404
-    assert meta(call(client, "PUT", token, "/description", version="v2", form={"description": "x"}))["statuscode"] == 998
+    assert (
+        call(client, "PUT", token, "/description", version="v2", form={"description": "x"}).status_int == 404
+    )
+    assert (
+        meta(call(client, "PUT", token, "/description", version="v2", form={"description": "x"}))[
+            "statuscode"
+        ]
+        == 998
+    )
     r = call(client, "PUT", token, "/description", user="bob", form={"description": "x"})
     assert r.status_int == 403 and client.data(r) == []
 
@@ -112,12 +119,21 @@ def test_public_private(team):
     r = call(client, "POST", token, "/public")
     assert client.data(r)["type"] == 3
     assert call(client, "POST", token, "/public").status_int == 200  # no-op
-    Attendee.create(room=room_of(token).id, actor_type="guests", actor_id="g" * 40, participant_type=4, created_at=1)
-    Attendee.create(room=room_of(token).id, actor_type="users", actor_id="carol", participant_type=5, created_at=1)
-    Attendee.create(room=room_of(token).id, actor_type="emails", actor_id="e" * 64, participant_type=4, created_at=1)
+    Attendee.create(
+        room=room_of(token).id, actor_type="guests", actor_id="g" * 40, participant_type=4, created_at=1
+    )
+    Attendee.create(
+        room=room_of(token).id, actor_type="users", actor_id="carol", participant_type=5, created_at=1
+    )
+    Attendee.create(
+        room=room_of(token).id, actor_type="emails", actor_id="e" * 64, participant_type=4, created_at=1
+    )
     r = call(client, "DELETE", token, "/public")
     assert client.data(r)["type"] == 2
-    left = [(a.actor_type, a.actor_id) for a in Attendee.select().where(Attendee.room == room_of(token).id).order_by(Attendee.id)]
+    left = [
+        (a.actor_type, a.actor_id)
+        for a in Attendee.select().where(Attendee.room == room_of(token).id).order_by(Attendee.id)
+    ]
     assert left == [("users", "alice"), ("users", "bob"), ("emails", "e" * 64)]
     assert call(client, "DELETE", token, "/public").status_int == 200  # no-op
     one = create(client, "alice", roomType=1, invite="carol")
@@ -181,10 +197,14 @@ def test_listable_and_listed_rooms(team):
     found = client.data(client.ocs("GET", api() + "/listed-room", user="carol"))
     assert [x["name"] for x in found] == ["Team", "Other team"]
     assert all(x["participantType"] == 4 for x in found)
-    found = client.data(client.ocs("GET", api() + "/listed-room", user="carol", params={"searchTerm": "OTHER tea"}))
+    found = client.data(
+        client.ocs("GET", api() + "/listed-room", user="carol", params={"searchTerm": "OTHER tea"})
+    )
     assert [x["name"] for x in found] == ["Other team"]
     # members do not see their own rooms in the listing
-    assert [x["name"] for x in client.data(client.ocs("GET", api() + "/listed-room", user="bob"))] == ["Other team"]
+    assert [x["name"] for x in client.data(client.ocs("GET", api() + "/listed-room", user="bob"))] == [
+        "Other team"
+    ]
     assert client.ocs("GET", api() + "/listed-room").status_int == 401
     assert meta(client.ocs("GET", api("v2") + "/listed-room", user="carol"))["statuscode"] == 998
     # a listable room can be seen by a stranger, not changed
@@ -265,7 +285,10 @@ def test_notification_levels(team):
     r = call(client, "POST", token, "/notify-calls", form={"level": 0})
     assert client.data(r)["notificationCalls"] == 0
     assert call(client, "POST", token, "/notify-calls", form={"level": 2}).status_int == 400
-    assert meta(call(client, "POST", token, "/notify-calls", version="v3", form={"level": 0}))["statuscode"] == 998
+    assert (
+        meta(call(client, "POST", token, "/notify-calls", version="v3", form={"level": 0}))["statuscode"]
+        == 998
+    )
     assert client.data(call(client, "GET", token, user="bob"))["notificationLevel"] == 2
 
 
@@ -288,7 +311,9 @@ def test_default_permissions(team):
     assert client.data(r)["defaultPermissions"] == 0
     r = call(client, "PUT", token, "/permissions/call", form={"permissions": 4})
     assert r.status_int == 400 and client.data(r) == {"error": "mode"}
-    assert meta(call(client, "PUT", token, "/permissions/other", form={"permissions": 4}))["statuscode"] == 404
+    assert (
+        meta(call(client, "PUT", token, "/permissions/other", form={"permissions": 4}))["statuscode"] == 404
+    )
     for bad in (-1, 512):
         r = call(client, "PUT", token, "/permissions/default", form={"permissions": bad})
         assert r.status_int == 400 and client.data(r) == {"error": "value"}
@@ -301,7 +326,9 @@ def test_mention_permissions(team):
     client, token = team
     r = call(client, "PUT", token, "/mention-permissions", form={"mentionPermissions": 1})
     assert client.data(r)["mentionPermissions"] == 1
-    assert call(client, "PUT", token, "/mention-permissions", form={"mentionPermissions": 2}).status_int == 400
+    assert (
+        call(client, "PUT", token, "/mention-permissions", form={"mentionPermissions": 2}).status_int == 400
+    )
 
 
 # --- note to self, capabilities ---------------------------------------------------------------
@@ -312,7 +339,10 @@ def test_note_to_self(team):
     first = client.data(client.ocs("GET", api() + "/room/note-to-self", user="bob"))
     again = client.data(client.ocs("GET", api() + "/room/note-to-self", user="bob"))
     assert first["token"] == again["token"] and first["type"] == 6
-    assert (first["name"], first["description"]) == ("Note to self", "A place for your private notes, thoughts and ideas")
+    assert (first["name"], first["description"]) == (
+        "Note to self",
+        "A place for your private notes, thoughts and ideas",
+    )
     assert (first["objectType"], first["objectId"]) == ("note_to_self", "bob")
     assert first["canLeaveConversation"] is False
     assert first["token"] in [x["token"] for x in client.data(client.ocs("GET", api() + "/room", user="bob"))]
@@ -344,18 +374,38 @@ def png(width, height):
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
 
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
 
 
 def upload(client, token, data, user="alice", name="file"):
     boundary = "XyZ"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="a.png"\r\n'
-        "Content-Type: image/png\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    return call(client, "POST", token, "/avatar", version="v1", user=user, body=body, content_type=f"multipart/form-data; boundary={boundary}")
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="a.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return call(
+        client,
+        "POST",
+        token,
+        "/avatar",
+        version="v1",
+        user=user,
+        body=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
 
 
 def test_avatars(team):
@@ -366,25 +416,44 @@ def test_avatars(team):
     assert r.status_int == 200, r.text
     data = client.data(r)
     assert data["isCustomAvatar"] is True and data["avatarVersion"] != before
-    got = client.test.get(f"/ocs/v2.php/apps/spreed/api/v1/room/{token}/avatar", headers={"Authorization": "Basic Ym9iOnB3"})
+    got = client.test.get(
+        f"/ocs/v2.php/apps/spreed/api/v1/room/{token}/avatar", headers={"Authorization": "Basic Ym9iOnB3"}
+    )
     assert got.body == image and got.content_type == "image/png"
     assert got.headers["Cache-Control"] == "private, max-age=86400, immutable"
-    for bad, message in [(png(4, 5), "The avatar must be a square"), (b"GIF89a....", "Unknown filetype"), (png(5000, 5000)[:33], "Invalid image")]:
+    for bad, message in [
+        (png(4, 5), "The avatar must be a square"),
+        (b"GIF89a....", "Unknown filetype"),
+        (png(5000, 5000)[:33], "Invalid image"),
+    ]:
         r = upload(client, token, bad)
         assert r.status_int == 400 and client.data(r) == {"message": message}
     r = upload(client, token, image, name="other")
     assert client.data(r) == {"message": "No image file provided"}
-    r = call(client, "POST", token, "/avatar/emoji", version="v1", json_body={"emoji": "🚀", "color": "123456"})
+    r = call(
+        client, "POST", token, "/avatar/emoji", version="v1", json_body={"emoji": "🚀", "color": "123456"}
+    )
     assert client.data(r)["isCustomAvatar"] is True
-    svg = client.test.get(f"/ocs/v2.php/apps/spreed/api/v1/room/{token}/avatar/dark", headers={"Authorization": "Basic Ym9iOnB3"})
+    svg = client.test.get(
+        f"/ocs/v2.php/apps/spreed/api/v1/room/{token}/avatar/dark",
+        headers={"Authorization": "Basic Ym9iOnB3"},
+    )
     assert svg.content_type == "image/svg+xml" and "🚀".encode() in svg.body
-    assert client.data(call(client, "POST", token, "/avatar/emoji", version="v1", json_body={"emoji": "ab"})) == {"message": "Invalid emoji character"}
-    assert client.data(call(client, "POST", token, "/avatar/emoji", version="v1", json_body={"emoji": "🚀", "color": "zz"})) == {"message": "Invalid background color"}
+    assert client.data(
+        call(client, "POST", token, "/avatar/emoji", version="v1", json_body={"emoji": "ab"})
+    ) == {"message": "Invalid emoji character"}
+    assert client.data(
+        call(client, "POST", token, "/avatar/emoji", version="v1", json_body={"emoji": "🚀", "color": "zz"})
+    ) == {"message": "Invalid background color"}
     r = call(client, "DELETE", token, "/avatar", version="v1")
     assert client.data(r)["isCustomAvatar"] is False
     assert upload(client, token, image, user="bob").status_int == 403
     # strangers and anonymous get the OCS 404
-    stranger = client.test.get(f"/ocs/v2.php/apps/spreed/api/v1/room/{token}/avatar?format=json", headers={"Authorization": "Basic Y2Fyb2w6cHc="}, status=404)
+    stranger = client.test.get(
+        f"/ocs/v2.php/apps/spreed/api/v1/room/{token}/avatar?format=json",
+        headers={"Authorization": "Basic Y2Fyb2w6cHc="},
+        status=404,
+    )
     assert stranger.json["ocs"]["meta"]["statuscode"] == 404
     one = create(client, "alice", roomType=1, invite="carol")
     r = upload(client, one["token"], image)

@@ -158,7 +158,9 @@ def test_lobby_waiting_view(room):
 
 def test_include_last_message_false(room):
     client, token = room
-    data = client.data(client.ocs("GET", api() + "/room", user="alice", params={"includeLastMessage": "false"}))
+    data = client.data(
+        client.ocs("GET", api() + "/room", user="alice", params={"includeLastMessage": "false"})
+    )
     assert "lastMessage" not in data[0]
     data = client.data(client.ocs("GET", api() + "/room", user="alice"))
     assert data[0]["lastMessage"] == []
@@ -181,7 +183,10 @@ def test_xml_room_object(room):
         ("webinary-lobby", ["lobbyState", "lobbyTimer"]),
         ("room-description", ["description"]),
         ("listable-rooms", ["listable"]),
-        ("conversation-permissions", ["permissions", "attendeePermissions", "callPermissions", "defaultPermissions"]),
+        (
+            "conversation-permissions",
+            ["permissions", "attendeePermissions", "callPermissions", "defaultPermissions"],
+        ),
         ("mention-permissions", ["mentionPermissions"]),
         ("archived-conversations-v2", ["isArchived"]),
         ("important-conversations", ["isImportant"]),
@@ -210,10 +215,18 @@ def test_message_expiration_is_off_by_default(make_client):
     client.add_user("alice", "pw")
     data = create(client, "alice")
     assert "messageExpiration" not in data
-    r = client.ocs("POST", api() + f"/room/{data['token']}/message-expiration", user="alice", form={"seconds": 3600})
+    r = client.ocs(
+        "POST", api() + f"/room/{data['token']}/message-expiration", user="alice", form={"seconds": 3600}
+    )
     assert r.status_int == 404 and r.json["ocs"]["meta"]["statuscode"] == 998
     on = make_client({"talk": {"features": {"message-expiration": True}}})
-    r = on.ocs("POST", api() + f"/room/{data['token']}/message-expiration", user="alice", password="pw", form={"seconds": 3600})
+    r = on.ocs(
+        "POST",
+        api() + f"/room/{data['token']}/message-expiration",
+        user="alice",
+        password="pw",
+        form={"seconds": 3600},
+    )
     assert r.status_int == 200 and on.data(r)["messageExpiration"] == 3600
 
 
@@ -222,9 +235,13 @@ def test_effective_permissions(room):
     set_type(token, "bob", 2)
     assert client.data(get(client, token, "bob"))["permissions"] == 510
     set_type(token, "bob", 3)
-    client.ocs("PUT", api() + f"/room/{token}/permissions/default", user="alice", form={"permissions": 8 | 128})
+    client.ocs(
+        "PUT", api() + f"/room/{token}/permissions/default", user="alice", form={"permissions": 8 | 128}
+    )
     data = client.data(get(client, token, "bob"))
-    assert data["permissions"] == 137 and data["defaultPermissions"] == 137 and data["attendeePermissions"] == 0
+    assert (
+        data["permissions"] == 137 and data["defaultPermissions"] == 137 and data["attendeePermissions"] == 0
+    )
 
 
 def test_server_default_permissions(make_client):

@@ -23,7 +23,11 @@ def world(client):
 
 
 def comparable(r):
-    return r.status_int, r.body, sorted((k.lower(), v) for k, v in r.headers.items() if k.lower() not in STRIP)
+    return (
+        r.status_int,
+        r.body,
+        sorted((k.lower(), v) for k, v in r.headers.items() if k.lower() not in STRIP),
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,14 +83,23 @@ def test_bad_token_syntax_is_an_unknown_route(world):
 
 def test_wrong_api_version_is_an_unknown_route(world):
     client, group, *_ = world
-    for path in (f"/apps/spreed/api/v5/room/{group}", "/apps/spreed/api/v1/listed-room", f"/apps/spreed/api/v1/room/{group}/archive"):
+    for path in (
+        f"/apps/spreed/api/v5/room/{group}",
+        "/apps/spreed/api/v1/listed-room",
+        f"/apps/spreed/api/v1/room/{group}/archive",
+    ):
         r = client.ocs("GET" if "archive" not in path else "POST", path, user="alice", api_header=False)
         assert meta(r)["statuscode"] == 998 and r.status_int == 404, path
 
 
 def test_anonymous_on_logged_in_routes_is_401_before_lookup(world):
     client, group, *_ = world
-    for method, suffix in [("POST", "/favorite"), ("POST", "/public"), ("PUT", "/read-only"), ("PUT", "/webinar/lobby")]:
+    for method, suffix in [
+        ("POST", "/favorite"),
+        ("POST", "/public"),
+        ("PUT", "/read-only"),
+        ("PUT", "/webinar/lobby"),
+    ]:
         r = client.ocs(method, api() + f"/room/{group}{suffix}")
         assert r.status_int == 401, suffix
     assert BruteforceAttempt.select().count() == 0
@@ -127,7 +140,12 @@ def test_deleting_a_user(world):
 def test_renaming_a_user_updates_attendees(world):
     client, group, *_ = world
     client.ocs("PUT", "/cloud/users/bob", user="root", form={"key": "displayname", "value": "Robert"})
-    assert Attendee.get((Attendee.actor_id == "bob") & (Attendee.room == Room.get(Room.token == group).id)).display_name == "Robert"
+    assert (
+        Attendee.get(
+            (Attendee.actor_id == "bob") & (Attendee.room == Room.get(Room.token == group).id)
+        ).display_name
+        == "Robert"
+    )
     data = client.data(client.ocs("GET", api("v1") + f"/room/{group}", user="alice"))
     assert data["participants"]["bob"]["name"] == "Robert"
 

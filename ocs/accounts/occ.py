@@ -56,7 +56,11 @@ def _emit(args, data, plain_lines) -> None:
 def cmd_user_add(args, platform, environ):
     password = _password(args, environ)
     user = accounts.create_user(
-        platform.passwords, args.uid, password=password, display_name=args.display_name or "", groups=[],
+        platform.passwords,
+        args.uid,
+        password=password,
+        display_name=args.display_name or "",
+        groups=[],
         hooks=platform.hooks,
     )
     print(f'The account "{user.uid}" was created successfully')

@@ -192,7 +192,9 @@ class GroupResource:
         params = req.context.params
         if params.string("key", "") != "displayname":
             raise ProvisioningError(997, "")
-        accounts.set_group_display_name(groupId, params.string("value", "", empty_is_absent=False), self.platform.hooks)
+        accounts.set_group_display_name(
+            groupId, params.string("value", "", empty_is_absent=False), self.platform.hooks
+        )
         envelope.respond(req, resp, [])
 
     @policy(auth=ADMIN, admin_message=SUB_ADMIN)

@@ -1,0 +1,107 @@
+"""Drives ``authz_matrix.py`` through HTTP: every route x room state x role, and every denied
+request leaves the room exactly as it was."""
+
+from __future__ import annotations
+
+import falcon.inspect
+import pytest
+
+from tests.authz_matrix import PLAIN_ROUTES, ROLES, TOKEN_ROUTES
+from tests.talk import api, create, set_type, snapshot
+from tests.test_conversations_mutations import png, upload
+
+UIDS = {"owner": "alice", "moderator": "mo", "user": "bob", "stranger": "mallory", "anonymous": None}
+
+
+@pytest.fixture
+def matrix_client(make_client):
+    client = make_client({"talk": {"features": {"message-expiration": True}}})
+    for uid in ("alice", "mo", "bob", "mallory"):
+        client.add_user(uid, "pw", display_name=uid.title())
+    return client
+
+
+def fresh_room(client, state: str) -> str:
+    if state == "O":
+        # a new pair every time, so each call starts from a fresh one-to-one
+        fresh_room.counter = getattr(fresh_room, "counter", 0) + 1
+        partner = f"bob{fresh_room.counter}"
+        client.add_user(partner, "pw")
+        token = create(client, "alice", roomType=1, invite=partner)["token"]
+        return token, partner
+    token = create(
+        client,
+        "alice",
+        roomType=2 if state == "G" else 3,
+        roomName="Matrix",
+        participants={"users": ["mo", "bob"]},
+    )["token"]
+    set_type(token, "mo", 2)
+    return token, "bob"
+
+
+def do(client, method, token, suffix, kwargs, uid):
+    kwargs = dict(kwargs)
+    version = kwargs.pop("version", "v4")
+    if kwargs.pop("avatar_upload", False):
+        return upload(client, token, png(2, 2), user=uid)
+    if kwargs.pop("raw", False):
+        headers = {"Authorization": client_auth(uid)} if uid else {}
+        return client.test.get(
+            f"/ocs/v2.php{api(version)}/room/{token}{suffix}?format=json", headers=headers, status="*"
+        )
+    return client.ocs(method, api(version) + f"/room/{token}{suffix}", user=uid, **kwargs)
+
+
+def client_auth(uid):
+    from tests.conftest import basic
+
+    return basic(uid, "pw")
+
+
+CASES = [
+    pytest.param(method, suffix, kwargs, state, expected, id=f"{method} {template} {state}")
+    for method, template, suffix, kwargs, states in TOKEN_ROUTES
+    for state, expected in states.items()
+]
+
+
+@pytest.mark.parametrize(("method", "suffix", "kwargs", "state", "expected"), CASES)
+def test_token_route_matrix(matrix_client, method, suffix, kwargs, state, expected):
+    client = matrix_client
+    for role, want in zip(ROLES, expected.split(), strict=True):
+        if want == "-":
+            continue
+        token, second = fresh_room(client, state)
+        uid = second if (state == "O" and role == "user") else UIDS[role]
+        client.passwords.setdefault(uid, "pw") if uid else None
+        before = snapshot(token)
+        r = do(client, method, token, suffix, kwargs, uid)
+        assert r.status_int == int(want), f"{role}: {r.status_int} {r.text[:200]}"
+        if not 200 <= r.status_int < 300:
+            assert snapshot(token) == before, role
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "expected"), PLAIN_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in PLAIN_ROUTES]
+)
+def test_plain_route_matrix(matrix_client, method, path, kwargs, expected):
+    user_status, anonymous_status = (int(x) for x in expected.split())
+    assert matrix_client.ocs(method, api() + path, user="bob", **kwargs).status_int == user_status
+    assert matrix_client.ocs(method, api() + path, **kwargs).status_int == anonymous_status
+
+
+def test_every_talk_route_is_in_the_matrix(make_app):
+    app = make_app()
+    prefix = "/ocs/apps/spreed/api/{apiVersion}"
+    served = set()
+    for route in falcon.inspect.inspect_routes(app):
+        if not route.path.startswith(prefix):
+            continue
+        for method in route.methods:
+            if method.internal or method.method in ("OPTIONS",):
+                continue
+            served.add((method.method, route.path[len(prefix) :]))
+    covered = {(m, t) for m, t, *_ in TOKEN_ROUTES} | {(m, p) for m, p, *_ in PLAIN_ROUTES}
+    assert served - covered == set(), "routes without a row in tests/authz_matrix.py"
+    assert covered - served == set(), "matrix rows for routes the app does not serve"
