@@ -131,3 +131,74 @@ def test_chunked_body_over_the_limit_is_413(live_server, seeded):
     assert accounts.find_group("small") is not None
     assert accounts.find_group("big") is None
     dbm.release_connection()
+
+
+def test_nc_py_api_conversation_lifecycle(seeded):
+    from nc_py_api.talk import ConversationType, NotificationLevel
+
+    nc = Nextcloud(nextcloud_url=seeded.url, nc_auth_user="admin1", nc_auth_pass="adminpw")
+    bob = Nextcloud(nextcloud_url=seeded.url, nc_auth_user="bob", nc_auth_pass="bobpw")
+    assert nc.talk.available
+    group = nc.talk.create_conversation(ConversationType.GROUP, room_name="Team room")
+    assert group.conversation_type == ConversationType.GROUP and group.display_name == "Team room"
+    one = nc.talk.create_conversation(ConversationType.ONE_TO_ONE, invite="bob")
+    assert one.display_name == "Bob"
+    listed = nc.talk.get_user_conversations()
+    assert {c.token for c in listed} == {group.token, one.token}
+    assert nc.talk.modified_since > 0
+    future = nc.talk.modified_since + 2  # rooms changed in the same second are included again
+    assert [c.token for c in nc.talk.get_user_conversations(modified_since=future)] == []
+    assert [c.display_name for c in bob.talk.get_user_conversations()] == ["Admin One"]
+    nc.talk.rename_conversation(group, "Renamed")
+    nc.talk.set_conversation_description(group, "About")
+    nc.talk.set_conversation_public(group, True)
+    nc.talk.set_conversation_password(group, "room-secret")
+    nc.talk.set_conversation_readonly(group, True)
+    nc.talk.set_conversation_fav(group, True)
+    nc.talk.set_conversation_notify_lvl(group, NotificationLevel.NEVER_NOTIFY)
+    got = nc.talk.get_conversation_by_token(group.token)
+    assert (got.name, got.description, got.conversation_type) == ("Renamed", "About", ConversationType.PUBLIC)
+    assert got.has_password is True and got.read_only is True and got.is_favorite is True
+    assert got.notification_level == NotificationLevel.NEVER_NOTIFY
+    nc.talk.set_conversation_password(group, "")
+    nc.talk.set_conversation_public(group, False)
+    nc.talk.set_conversation_fav(group, False)
+    got = nc.talk.get_conversation_by_token(group.token)
+    assert got.conversation_type == ConversationType.GROUP and got.is_favorite is False
+    with pytest.raises(NextcloudException) as info:
+        bob.talk.get_conversation_by_token(group.token)
+    assert info.value.status_code == 404
+    nc.talk.delete_conversation(group)
+    assert [c.token for c in nc.talk.get_user_conversations()] == [one.token]
+    dbm.release_connection()
+
+
+def test_concurrent_one_to_one_creation_yields_one_room(live_server, seeded):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conversations.models import Room
+
+    def create(i):
+        user, password, other = ("admin1", "adminpw", "bob") if i % 2 else ("bob", "bobpw", "admin1")
+        body = json.dumps({"roomType": 1, "invite": other}).encode()
+        status, _, payload = request(
+            seeded,
+            "POST",
+            "/ocs/v2.php/apps/spreed/api/v4/room?format=json",
+            headers={
+                "OCS-APIRequest": "true",
+                "Authorization": basic(user, password),
+                "Content-Type": "application/json",
+            },
+            body=body,
+        )
+        return status, json.loads(payload)["ocs"]["data"].get("token")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(create, range(16)))
+    statuses = sorted(s for s, _ in results)
+    assert set(statuses) <= {200, 201}, results
+    assert statuses.count(201) == 1, results
+    assert len({t for _, t in results}) == 1
+    assert Room.select().count() == 1
+    dbm.release_connection()
