@@ -39,6 +39,7 @@ from conversations.constants import (
 )
 from conversations.models import Attendee, Room, RoomAvatar
 from conversations.serializers import LISTABLE, PARTICIPANT, RoomSerializer, RoomView
+from ocs import db as dbm
 from ocs.accounts import service as accounts
 from ocs.accounts.models import GroupMember, User
 from ocs.db import ServerSetting, db, write_tx
@@ -54,6 +55,10 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
 EMAIL = re.compile(r"^[^\s@]+@[^\s@]+$")
 INVITATION_SOURCES = ("users", "groups", "emails", "federated_users", "phones", "teams")
+ATTENDEE_COLUMNS = dbm.columns(Attendee)
+ATTENDEE_FIELDS = [f.name if f.name != "room" else "room_id" for f in Attendee._meta.sorted_fields]
+ROOM_COLUMNS = dbm.columns(Room)
+ROOM_FIELDS = [f.name for f in Room._meta.sorted_fields]
 
 
 def clean_text(value: str, maximum: int, key: str, *, allow_empty: bool) -> str:
@@ -132,6 +137,7 @@ class ConversationService:
         self.serializer = RoomSerializer(platform)
         self.token_source = token_source or self._random_token
         self._token_length = None
+        self._list_sql_cache: dict = {}
 
     def now(self) -> int:
         return int(self.clock())
@@ -157,22 +163,35 @@ class ConversationService:
             view.partner_name = partner.shown_name if partner is not None else view.partner_id
         return view
 
+    def _list_sql(self, modified_since: bool, include_status: bool) -> str:
+        """The room-list join, written once per shape (peewee would rebuild it on every call)."""
+        key = (dbm.param(), modified_since, include_status)
+        sql = self._list_sql_cache.get(key)
+        if sql is None:
+            p = dbm.param()
+            a_cols = ", ".join(f"a.{c}" for c in ATTENDEE_COLUMNS)
+            r_cols = ", ".join(f"r.{c}" for c in ROOM_COLUMNS)
+            where = f"a.actor_type = {p} AND a.actor_id = {p}"
+            if modified_since:
+                condition = f"r.last_activity >= {p} OR a.last_attendee_activity >= {p}"
+                if include_status:
+                    condition += f" OR r.type = {int(RoomType.ONE_TO_ONE)}"
+                where += f" AND ({condition})"
+            sql = f"SELECT {a_cols}, {r_cols} FROM attendees a JOIN rooms r ON r.id = a.room_id WHERE {where} ORDER BY a.id"  # noqa: S608 - identifiers and placeholders only
+            self._list_sql_cache[key] = sql
+        return sql
+
     def list_rooms(self, user, modified_since: int = 0, include_status: bool = False, v1: bool = False):
         """All rooms of ``user`` in one indexed join plus constant batch lookups."""
-        query = (
-            Attendee.select(Attendee, Room)
-            .join(Room)
-            .where((Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid))
-            .order_by(Attendee.id)
-        )
+        params = [ActorType.USERS, user.uid]
         if modified_since:
-            condition = (Room.last_activity >= modified_since) | (
-                Attendee.last_attendee_activity >= modified_since
-            )
-            if include_status:
-                condition = condition | (Room.type == RoomType.ONE_TO_ONE)
-            query = query.where(condition)
-        attendees = list(query)
+            params += [modified_since, modified_since]
+        split = len(ATTENDEE_COLUMNS)
+        attendees = []
+        for row in dbm.select(self._list_sql(bool(modified_since), include_status), params):
+            attendee = dbm.record(ATTENDEE_FIELDS, row[:split])
+            attendee.room = dbm.record(ROOM_FIELDS, row[split:])
+            attendees.append(attendee)
         now = self.now()
         expired = [
             a.room
@@ -190,10 +209,11 @@ class ConversationService:
         for a in attendees:
             if a.room.type == RoomType.ONE_TO_ONE:
                 partners[a.room.id] = rules.one_to_one_partner(a.room, user.uid)
-        users = {}
-        if partners:
-            wanted = sorted({uid for uid in partners.values() if uid})
-            users = {u.uid: u for u in User.select(User.uid, User.display_name).where(User.uid.in_(wanted))}
+        names = {}
+        wanted = sorted({uid for uid in partners.values() if uid})
+        if wanted:
+            marks = ", ".join([dbm.param()] * len(wanted))
+            names = dict(dbm.select(f"SELECT uid, display_name FROM users WHERE uid IN ({marks})", wanted))  # noqa: S608 - identifiers and placeholders only
         members = self._v1_members([a.room.id for a in attendees]) if v1 and attendees else {}
         views = []
         for a in attendees:
@@ -202,8 +222,7 @@ class ConversationService:
             view = RoomView(room=room, attendee=a, kind=kind)
             if room.id in partners:
                 view.partner_id = partners[room.id]
-                partner = users.get(view.partner_id)
-                view.partner_name = partner.shown_name if partner is not None else view.partner_id
+                view.partner_name = names.get(view.partner_id) or view.partner_id
             view.members = members.get(room.id, [])
             views.append(view)
         return views

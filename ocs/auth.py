@@ -121,7 +121,7 @@ class BasicAuth:
         login, password = credentials
         cached = self.cache.lookup(login, password)
         if cached is not None:
-            user = User.get_or_none(User.id == cached[0])
+            user = accounts.user_by_id(cached[0])
             if user is not None and user.credential_epoch == cached[1]:
                 return user
         earlier = self.throttler.precheck(client, throttling.LOGIN)

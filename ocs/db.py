@@ -44,6 +44,34 @@ class ServerSetting(BaseModel):
         table_name = "server_settings"
 
 
+class Record:
+    """A plain row with attribute access, for hot read paths that skip model hydration."""
+
+    def __repr__(self) -> str:
+        return f"Record({self.__dict__!r})"
+
+
+def record(names, values) -> Record:
+    row = Record.__new__(Record)
+    row.__dict__ = dict(zip(names, values, strict=True))
+    return row
+
+
+def columns(model) -> list[str]:
+    """The column names of a model, in field order (for hand-written SELECT lists)."""
+    return [field.column_name for field in model._meta.sorted_fields]
+
+
+def param() -> str:
+    """The driver's parameter placeholder (``?`` on SQLite, ``%s`` on PostgreSQL)."""
+    return db.obj.param
+
+
+def select(sql: str, params=()) -> list[tuple]:
+    """Run a prepared SELECT: the hot paths keep their SQL text instead of rebuilding it per call."""
+    return db.execute_sql(sql, params).fetchall()
+
+
 def is_sqlite(database=None) -> bool:
     target = database if database is not None else db.obj
     return isinstance(target, peewee.SqliteDatabase)
