@@ -121,6 +121,71 @@ LISTABLE_REAL = (
 PUBLIC_REAL = ("id", "token", "type", "hasPassword", "avatarVersion", "isCustomAvatar", "recordingConsent")
 
 
+# The non-participant values of every v4 field, in output order (conversations.md §3.1).
+DEFAULTS = {
+    "id": 0,
+    "token": "",
+    "type": 0,
+    "name": "",
+    "displayName": "",
+    "objectType": "",
+    "objectId": "",
+    "participantType": ParticipantType.GUEST.value,
+    "participantFlags": 0,
+    "readOnly": 0,
+    "hasPassword": False,
+    "hasCall": False,
+    "callStartTime": 0,
+    "callRecording": 0,
+    "canStartCall": False,
+    "lastActivity": 0,
+    "lastReadMessage": 0,
+    "unreadMessages": 0,
+    "unreadMention": False,
+    "unreadMentionDirect": False,
+    "isFavorite": False,
+    "canLeaveConversation": False,
+    "canDeleteConversation": False,
+    "notificationLevel": NotificationLevel.NEVER.value,
+    "notificationCalls": 0,
+    "lobbyState": 0,
+    "lobbyTimer": 0,
+    "lastPing": 0,
+    "sessionId": "0",
+    "sipEnabled": 0,
+    "actorType": "",
+    "actorId": "",
+    "attendeeId": 0,
+    "permissions": 1,
+    "attendeePermissions": 1,
+    "callPermissions": 1,
+    "defaultPermissions": 1,
+    "canEnableSIP": False,
+    "attendeePin": "",
+    "description": "",
+    "lastCommonReadMessage": 0,
+    "listable": 0,
+    "callFlag": 0,
+    "messageExpiration": 0,
+    "avatarVersion": "",
+    "isCustomAvatar": False,
+    "breakoutRoomMode": 0,
+    "breakoutRoomStatus": 0,
+    "recordingConsent": 0,
+    "mentionPermissions": 0,
+    "liveTranscriptionLanguageId": "",
+    "lastPinnedId": 0,
+    "hiddenPinnedId": 0,
+    "isArchived": False,
+    "isImportant": False,
+    "isSensitive": False,
+    "tagIds": (),
+    "hasScheduledMessages": 0,
+    "attributes": 0,
+    "lastMessage": (),
+}
+
+
 @dataclass
 class RoomView:
     """A room as one caller sees it: its attendee (if any), Talk session and the view kind."""
@@ -162,9 +227,12 @@ class RoomSerializer:
         self.gated_off = {
             name for name, feature in GATED_FIELDS.items() if not self.registry.enabled(feature)
         }
+        # the registry is complete once features are wired; these are read for every room
+        self._lobby_on = self.registry.enabled("webinary-lobby")
+        self._listable_on = self.registry.enabled("listable-rooms")
 
     def lobby_on(self) -> bool:
-        return self.registry.enabled("webinary-lobby")
+        return self._lobby_on
 
     def permissions_of(self, room, attendee) -> int:
         return rules.effective_permissions(room, attendee, self.server_permissions)
@@ -173,75 +241,23 @@ class RoomSerializer:
         if attendee is not None:
             permissions = self.permissions_of(room, attendee)
             return LOBBY if rules.lobby_blocks(room, attendee, permissions, self.lobby_on()) else PARTICIPANT
-        if logged_in and rules.listable_for_user(room, self.registry.enabled("listable-rooms")):
+        if logged_in and rules.listable_for_user(room, self._listable_on):
             return LISTABLE
         return PUBLIC
 
     # --- v4 ---------------------------------------------------------------------------------
 
     def _defaults(self, room, display_name: str) -> dict:
-        return {
-            "id": room.id,
-            "token": room.token,
-            "type": room.type,
-            "name": "",
-            "displayName": "",
-            "objectType": "",
-            "objectId": "",
-            "participantType": ParticipantType.GUEST.value,
-            "participantFlags": 0,
-            "readOnly": 0,
-            "hasPassword": bool(room.password_hash),
-            "hasCall": False,
-            "callStartTime": 0,
-            "callRecording": 0,
-            "canStartCall": False,
-            "lastActivity": 0,
-            "lastReadMessage": 0,
-            "unreadMessages": 0,
-            "unreadMention": False,
-            "unreadMentionDirect": False,
-            "isFavorite": False,
-            "canLeaveConversation": False,
-            "canDeleteConversation": False,
-            "notificationLevel": NotificationLevel.NEVER.value,
-            "notificationCalls": 0,
-            "lobbyState": 0,
-            "lobbyTimer": 0,
-            "lastPing": 0,
-            "sessionId": "0",
-            "sipEnabled": 0,
-            "actorType": "",
-            "actorId": "",
-            "attendeeId": 0,
-            "permissions": 1,
-            "attendeePermissions": 1,
-            "callPermissions": 1,
-            "defaultPermissions": 1,
-            "canEnableSIP": False,
-            "attendeePin": "",
-            "description": "",
-            "lastCommonReadMessage": 0,
-            "listable": 0,
-            "callFlag": 0,
-            "messageExpiration": 0,
-            "avatarVersion": avatar_version(room, display_name),
-            "isCustomAvatar": room.avatar_kind in (AVATAR_CUSTOM, AVATAR_EMOJI),
-            "breakoutRoomMode": 0,
-            "breakoutRoomStatus": 0,
-            "recordingConsent": 0,
-            "mentionPermissions": 0,
-            "liveTranscriptionLanguageId": "",
-            "lastPinnedId": 0,
-            "hiddenPinnedId": 0,
-            "isArchived": False,
-            "isImportant": False,
-            "isSensitive": False,
-            "tagIds": [],
-            "hasScheduledMessages": 0,
-            "attributes": 0,
-            "lastMessage": [],
-        }
+        data = dict(DEFAULTS)
+        data["id"] = room.id
+        data["token"] = room.token
+        data["type"] = room.type
+        data["hasPassword"] = bool(room.password_hash)
+        data["avatarVersion"] = avatar_version(room, display_name)
+        data["isCustomAvatar"] = room.avatar_kind in (AVATAR_CUSTOM, AVATAR_EMOJI)
+        data["tagIds"] = []
+        data["lastMessage"] = []
+        return data
 
     def _room_values(self, room, display_name: str) -> dict:
         lobby_state = room.lobby_state if self.lobby_on() else 0
