@@ -193,10 +193,10 @@ def wrk(url: str, auth: str, duration: int, connections: int, workdir: Path) -> 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3, help="wrk runs per point; the median is reported")
+    parser.add_argument("--concurrency", default="1,16", help="wrk connection counts, comma-separated")
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
@@ -238,17 +238,19 @@ def main(argv=None) -> int:
     bare_env = dict(env, BENCH_BODY_FILE=str(workdir / "body.json"), PYTHONPATH=str(ROOT / "bench"))
     bare, bare_url = start("bare_app:create_app()", bare_env, args.workers, args.threads)
     cases["bare"] = (bare_url + "/", "x")
-    runs: dict = {key: [] for key in cases}
-    ratios = []
+    levels = [int(c) for c in args.concurrency.split(",")]
+    runs: dict = {(key, c): [] for key in cases for c in levels}
+    ratios: dict = {c: [] for c in levels}
     try:
         for target, auth in cases.values():  # warm up: credential caches, connections
-            wrk(target, auth, 2, args.connections, workdir)
+            wrk(target, auth, 2, max(levels), workdir)
         # Rounds interleave every case so that drift in machine speed hits all of them alike;
         # the ratio is taken within each round.
         for _ in range(args.runs):
-            for key, (target, auth) in cases.items():
-                runs[key].append(wrk(target, auth, args.duration, args.connections, workdir))
-            ratios.append(runs[10][-1]["rps"] / runs["bare"][-1]["rps"])
+            for c in levels:
+                for key, (target, auth) in cases.items():
+                    runs[(key, c)].append(wrk(target, auth, args.duration, c, workdir))
+                ratios[c].append(runs[(10, c)][-1]["rps"] / runs[("bare", c)][-1]["rps"])
     finally:
         for proc in (talk, bare):
             proc.terminate()
@@ -258,24 +260,28 @@ def main(argv=None) -> int:
         for key, results in runs.items()
     }
     print(
-        f"\ngunicorn gthread -w {args.workers} --threads {args.threads}, wrk -t2 -c{args.connections} "
-        f"-d{args.duration}s, median of {args.runs} interleaved rounds, SQLite WAL"
+        f"\ngunicorn gthread -w {args.workers} --threads {args.threads}, wrk -t2 -d{args.duration}s, "
+        f"median of {args.runs} interleaved rounds, SQLite WAL"
     )
-    print(f"{'case':<28}{'bytes':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    rows = [("bare Falcon (L1)", bodies[10], med["bare"])] + [
-        (f"GET /room, {size} rooms", bodies[size], med[size]) for size in SIZES
-    ]
-    for label, size_bytes, r in rows:
+    print(f"{'case':<26}{'conns':>6}{'bytes':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for c in levels:
+        rows = [("bare Falcon (L1)", bodies[10], med[("bare", c)])] + [
+            (f"GET /room, {size} rooms", bodies[size], med[(size, c)]) for size in SIZES
+        ]
+        for label, size_bytes, r in rows:
+            print(
+                f"{label:<26}{c:>6}{size_bytes:>10}{r['rps']:>10.1f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}"
+            )
+    for c in levels:
+        per_round = ", ".join(f"{x:.2f}" for x in ratios[c])
         print(
-            f"{label:<28}{size_bytes:>10}{r['rps']:>10.1f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}"
+            f"ratio to bare app at 10 conversations, {c} connection(s): {statistics.median(ratios[c]):.2f} "
+            f"(target >= 0.30; rounds: {per_round})"
         )
-    print(
-        f"\nratio to bare app at 10 conversations: {statistics.median(ratios):.2f} (target >= 0.30; per round: "
-        + ", ".join(f"{x:.2f}" for x in ratios)
-        + ")"
-    )
-    growth = med[100]["rps"] / med[1000]["rps"]
-    print(f"time growth from 100 to 1,000 conversations: {growth:.1f}x (target <= 12x, linear = 10x)")
+        growth = med[(100, c)]["rps"] / med[(1000, c)]["rps"]
+        print(
+            f"time growth from 100 to 1,000 conversations, {c} connection(s): {growth:.1f}x (target <= 12x)"
+        )
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

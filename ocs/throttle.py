@@ -64,15 +64,31 @@ def _metadata(value: dict) -> str:
 
 
 class Client:
-    """Where a request comes from, as the throttle sees it, plus its per-request sleep budget."""
+    """Where a request comes from, as the throttle sees it, plus its per-request sleep budget.
 
-    __slots__ = ("ip", "subnet", "bypass", "slept")
+    The subnet and the bypass check are computed on first use: most requests never touch the
+    throttle, and address parsing is not free."""
 
-    def __init__(self, ip: str, subnet: str, bypass: bool):
+    __slots__ = ("ip", "slept", "_throttler", "_subnet", "_bypass")
+
+    def __init__(self, ip: str, throttler: Throttler):
         self.ip = ip
-        self.subnet = subnet
-        self.bypass = bypass
         self.slept = 0.0
+        self._throttler = throttler
+        self._subnet = None
+        self._bypass = None
+
+    @property
+    def subnet(self) -> str:
+        if self._subnet is None:
+            self._subnet = subnet_of(self.ip, self._throttler.ipv6_prefix)
+        return self._subnet
+
+    @property
+    def bypass(self) -> bool:
+        if self._bypass is None:
+            self._bypass = self._throttler.bypassed(self.ip)
+        return self._bypass
 
 
 class Throttler:
@@ -90,9 +106,12 @@ class Throttler:
         self._last_purge = 0.0
 
     def client(self, ip: str) -> Client:
-        return Client(ip, subnet_of(ip, self.ipv6_prefix), self._bypassed(ip))
+        return Client(ip, self)
 
-    def _bypassed(self, ip: str) -> bool:
+    def bypassed(self, ip: str) -> bool:
+        """Whether ``ip`` is in ``throttle.bypass`` (never throttled, never recorded)."""
+        if not self.bypass:
+            return False
         try:
             address = ipaddress.ip_address(ip.strip("[]").split("%", 1)[0])
         except ValueError:

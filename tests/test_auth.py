@@ -257,3 +257,18 @@ def test_callable_backend_bad_path_stops_startup(make_app):
 
     with pytest.raises(ConfigError, match="auth.callable"):
         make_app({"auth": {"backend": "callable", "callable": "tests.nowhere:fn"}})
+
+
+def test_bypass_addresses_are_never_throttled_or_recorded(make_app):
+    app = make_app({"throttle": {"bypass": ["192.0.2.0/24"]}})
+    test = webtest.TestApp(app)
+    headers = {"OCS-APIRequest": "true", "Authorization": basic("ghost", "bad")}
+    for _ in range(12):
+        test.get(
+            "/ocs/v2.php/cloud/user", headers=headers, extra_environ={"REMOTE_ADDR": "192.0.2.7"}, status=401
+        )
+    assert attempts() == []
+    test.get(
+        "/ocs/v2.php/cloud/user", headers=headers, extra_environ={"REMOTE_ADDR": "198.51.100.1"}, status=401
+    )
+    assert len(attempts()) == 1
