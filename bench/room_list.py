@@ -169,7 +169,16 @@ def wrk(url: str, auth: str, duration: int, connections: int, workdir: Path) -> 
     script = workdir / "headers.lua"
     script.write_text(LUA.format(auth=auth))
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
         capture_output=True,
         text=True,
         timeout=duration + 60,
@@ -194,7 +203,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3, help="wrk runs per point; the median is reported")
     parser.add_argument("--concurrency", default="1,16", help="wrk connection counts, comma-separated")
     args = parser.parse_args(argv)
