@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -77,6 +78,30 @@ def is_sqlite(database=None) -> bool:
     return isinstance(target, peewee.SqliteDatabase)
 
 
+class TalkSqliteDatabase(peewee.SqliteDatabase):
+    """SQLite with connection pragmas that survive concurrent first opens.
+
+    Switching a fresh file to WAL needs an exclusive lock; SQLite can answer "database is
+    locked" at once (without the busy handler) while another process holds it, e.g. when several
+    gunicorn workers start together. The pragmas are retried within the busy timeout."""
+
+    def __init__(self, *args, busy_timeout_s: float = 5.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._busy_timeout_s = busy_timeout_s
+
+    def _set_pragmas(self, conn):
+        deadline = time.monotonic() + self._busy_timeout_s
+        delay = 0.005
+        while True:
+            try:
+                return super()._set_pragmas(conn)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
+
 def make_database(config) -> peewee.Database:
     """Build (without connecting) the database object for ``database.url``."""
     section = config["database"]
@@ -90,13 +115,16 @@ def make_database(config) -> peewee.Database:
         if path != ":memory:":
             directory = os.path.dirname(os.path.abspath(path))
             os.makedirs(directory, exist_ok=True)
-        return peewee.SqliteDatabase(
+        return TalkSqliteDatabase(
             path,
+            busy_timeout_s=section["busy_timeout_ms"] / 1000.0,
+            # busy_timeout first: the WAL switch of a fresh file needs the lock other
+            # starting workers may hold, and must wait for it rather than fail
             pragmas={
+                "busy_timeout": section["busy_timeout_ms"],
                 "journal_mode": "wal",
                 "synchronous": section["sqlite_synchronous"],
                 "foreign_keys": 1,
-                "busy_timeout": section["busy_timeout_ms"],
                 "cache_size": -64000,
                 "temp_store": "memory",
             },
