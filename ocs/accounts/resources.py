@@ -46,6 +46,16 @@ def user_details(user) -> dict:
     }
 
 
+def search_params(req) -> tuple[str, int | None, int]:
+    """``search``, ``limit`` and ``offset`` of the provisioning list routes."""
+    params = req.context.params
+    return (
+        params.string("search", ""),
+        params.nullable_integer("limit", minimum=0),
+        params.integer("offset", 0, minimum=0),
+    )
+
+
 def _may_see(req, target) -> bool:
     me = req.context.user
     return target is not None and (me.uid == target.uid or accounts.is_admin(me))
@@ -65,11 +75,7 @@ class UsersResource:
 
     @policy(auth=ADMIN, admin_message=SUB_ADMIN)
     def on_get(self, req, resp):
-        params = req.context.params
-        search = params.string("search", "")
-        limit = params.nullable_integer("limit", minimum=0)
-        offset = params.integer("offset", 0, minimum=0)
-        envelope.respond(req, resp, {"users": accounts.list_users(search, limit, offset)})
+        envelope.respond(req, resp, {"users": accounts.list_users(*search_params(req))})
 
     @policy(auth=ADMIN, admin_message=SUB_ADMIN)
     def on_post(self, req, resp):
@@ -161,11 +167,7 @@ class UserGroupsResource:
 class GroupsResource:
     @policy(auth=ADMIN, admin_message=SUB_ADMIN)
     def on_get(self, req, resp):
-        params = req.context.params
-        search = params.string("search", "")
-        limit = params.nullable_integer("limit", minimum=0)
-        offset = params.integer("offset", 0, minimum=0)
-        envelope.respond(req, resp, {"groups": accounts.list_groups(search, limit, offset)})
+        envelope.respond(req, resp, {"groups": accounts.list_groups(*search_params(req))})
 
     @policy(auth=ADMIN, admin_message=GROUP_ADMIN)
     def on_post(self, req, resp):

@@ -227,16 +227,20 @@ def set_password(passwords, uid: str, password: str) -> User:
     return user
 
 
+def _paged(query, limit: int | None, offset: int):
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return query
+
+
 def list_users(search: str = "", limit: int | None = None, offset: int = 0) -> list[str]:
     query = User.select(User.uid).order_by(User.uid)
     if search:
         needle = f"%{search.lower()}%"
         query = query.where((User.uid_lower**needle) | (peewee.fn.LOWER(User.display_name) ** needle))
-    if offset:
-        query = query.offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    return [row.uid for row in query]
+    return [row.uid for row in _paged(query, limit, offset)]
 
 
 def user_groups(user: User) -> list[str]:
@@ -350,11 +354,7 @@ def list_groups(search: str = "", limit: int | None = None, offset: int = 0) -> 
         query = query.where(
             (peewee.fn.LOWER(Group.gid) ** needle) | (peewee.fn.LOWER(Group.display_name) ** needle)
         )
-    if offset:
-        query = query.offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    return [row.gid for row in query]
+    return [row.gid for row in _paged(query, limit, offset)]
 
 
 def group_member_ids(gid: str) -> list[str]:
