@@ -24,9 +24,10 @@ from ocs.accounts import service as accounts
 from ocs.accounts.passwords import Passwords
 from ocs.config import Config, load_config
 from ocs.throttle import Throttler
+from participants import routes as participant_routes
 
 # Feature packages, each with ``MIGRATIONS`` and ``register(app, platform)``; wired in order.
-FEATURES: list = [conversation_routes]
+FEATURES: list = [conversation_routes, participant_routes]
 
 
 class TalkApp(falcon.App):

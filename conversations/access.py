@@ -8,6 +8,7 @@ register the same ``talkRoomToken`` attempt (``security.md`` §1.2 invariant 1).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -22,6 +23,8 @@ from conversations.models import Attendee, Room
 from ocs import throttle
 from ocs.db import write_tx
 from ocs.errors import Forbidden, NotFound
+
+TOKEN_SYNTAX = re.compile(r"^[a-z0-9]{4,30}$")
 
 
 class Role(Enum):

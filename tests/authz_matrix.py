@@ -225,10 +225,121 @@ TOKEN_ROUTES = [
     ),
 ]
 
+# Participant and session routes. "@tgt" is replaced by the attendee id of the target: a plain
+# user "tgt" in group and public rooms, the other owner in one-to-ones.
+TOKEN_ROUTES += [
+    (
+        "GET",
+        "/room/{token}/participants",
+        "/participants",
+        {},
+        {"G": "200 200 200 404 404", "P": "200 200 200 404 404", "O": "200 - 200 404 404"},
+    ),
+    (
+        "POST",
+        "/room/{token}/participants",
+        "/participants",
+        {"form": {"newParticipant": "extra"}},
+        {"G": "200 200 403 404 401", "P": "200 200 403 404 401", "O": "400 - 400 404 401"},
+    ),
+    (
+        "DELETE",
+        "/room/{token}/participants",
+        "/participants",
+        {"version": "v3", "form": {"participant": "tgt"}},
+        {"G": "200 200 403 404 404", "P": "200 200 403 404 404", "O": "404 - 404 404 404"},
+    ),
+    (
+        "DELETE",
+        "/room/{token}/participants/guests",
+        "/participants/guests",
+        {"version": "v3", "form": {"participant": "nosuchsession"}},
+        {"G": "404 404 403 404 404", "P": "404 404 403 404 404", "O": "404 - 404 404 404"},
+    ),
+    (
+        "DELETE",
+        "/room/{token}/attendees",
+        "/attendees",
+        {"form": {"attendeeId": "@tgt"}},
+        {"G": "200 200 403 404 404", "P": "200 200 403 404 404", "O": "400 - 400 404 404"},
+    ),
+    (
+        "DELETE",
+        "/room/{token}/participants/self",
+        "/participants/self",
+        {},
+        {"G": "200 200 200 404 401", "P": "200 200 200 404 401", "O": "200 - 200 404 401"},
+    ),
+    (
+        "POST",
+        "/room/{token}/participants/active",
+        "/participants/active",
+        {},
+        {"G": "200 200 200 404 404", "P": "200 200 200 200 200", "O": "200 - 200 404 404"},
+    ),
+    (
+        "DELETE",
+        "/room/{token}/participants/active",
+        "/participants/active",
+        {},
+        {"G": "200 200 200 200 200", "P": "200 200 200 200 200", "O": "200 - 200 200 200"},
+    ),
+    (
+        "PUT",
+        "/room/{token}/participants/state",
+        "/participants/state",
+        {"form": {"state": 1}},
+        {"G": "404 404 404 404 404", "P": "404 404 404 404 404", "O": "404 - 404 404 404"},
+    ),
+    (
+        "POST",
+        "/room/{token}/participants/resend-invitations",
+        "/participants/resend-invitations",
+        {},
+        {"G": "200 200 403 404 401", "P": "200 200 403 404 401", "O": "200 - 200 404 401"},
+    ),
+    (
+        "POST",
+        "/room/{token}/moderators",
+        "/moderators",
+        {"form": {"attendeeId": "@tgt"}},
+        {"G": "200 200 403 404 404", "P": "200 200 403 404 404", "O": "400 - 400 404 404"},
+    ),
+    (
+        "DELETE",
+        "/room/{token}/moderators",
+        "/moderators",
+        {"form": {"attendeeId": "@tgt"}},
+        {"G": "400 400 403 404 404", "P": "400 400 403 404 404", "O": "400 - 400 404 404"},
+    ),
+    (
+        "PUT",
+        "/room/{token}/attendees/permissions",
+        "/attendees/permissions",
+        {"form": {"attendeeId": "@tgt", "method": "set", "permissions": 8}},
+        {"G": "200 200 403 404 404", "P": "200 200 403 404 404", "O": "400 - 400 404 404"},
+    ),
+    (
+        "PUT",
+        "/room/{token}/attendees/permissions/all",
+        "/attendees/permissions/all",
+        {"form": {"method": "set", "permissions": 8}},
+        {"G": "400 400 403 404 404", "P": "400 400 403 404 404", "O": "400 - 400 404 404"},
+    ),
+    (
+        "POST",
+        "/guest/{token}/name",
+        "",
+        {"version": "v1", "guest_path": True, "form": {"displayName": "G"}},
+        {"G": "403 403 403 404 404", "P": "403 403 403 404 404", "O": "403 - 403 404 404"},
+    ),
+]
+
 # Routes without a token: logged-in users only.
 PLAIN_ROUTES = [
     ("GET", "/room", {}, "200 401"),
     ("POST", "/room", {"json_body": {"roomType": 2, "roomName": "n"}}, "201 401"),
     ("GET", "/room/note-to-self", {}, "200 401"),
     ("GET", "/listed-room", {}, "200 401"),
+    ("GET", "/signaling/settings", {"version": "v3"}, "200 404"),
 ]

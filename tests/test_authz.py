@@ -16,7 +16,7 @@ UIDS = {"owner": "alice", "moderator": "mo", "user": "bob", "stranger": "mallory
 @pytest.fixture
 def matrix_client(make_client):
     client = make_client({"talk": {"features": {"message-expiration": True}}})
-    for uid in ("alice", "mo", "bob", "mallory"):
+    for uid in ("alice", "mo", "bob", "mallory", "tgt", "extra"):
         client.add_user(uid, "pw", display_name=uid.title())
     return client
 
@@ -34,15 +34,28 @@ def fresh_room(client, state: str) -> str:
         "alice",
         roomType=2 if state == "G" else 3,
         roomName="Matrix",
-        participants={"users": ["mo", "bob"]},
+        participants={"users": ["mo", "bob", "tgt"]},
     )["token"]
     set_type(token, "mo", 2)
     return token, "bob"
 
 
-def do(client, method, token, suffix, kwargs, uid):
+def attendee_id(token: str, uid: str) -> int:
+    from conversations.models import Attendee, Room
+
+    room = Room.get(Room.token == token)
+    return Attendee.get((Attendee.room == room.id) & (Attendee.actor_id == uid)).id
+
+
+def do(client, method, token, suffix, kwargs, uid, target):
     kwargs = dict(kwargs)
     version = kwargs.pop("version", "v4")
+    if "form" in kwargs:
+        kwargs["form"] = {
+            k: (attendee_id(token, target) if v == "@tgt" else v) for k, v in kwargs["form"].items()
+        }
+    if kwargs.pop("guest_path", False):
+        return client.ocs(method, api(version) + f"/guest/{token}/name", user=uid, **kwargs)
     if kwargs.pop("avatar_upload", False):
         return upload(client, token, png(2, 2), user=uid)
     if kwargs.pop("raw", False):
@@ -76,7 +89,9 @@ def test_token_route_matrix(matrix_client, method, suffix, kwargs, state, expect
         uid = second if (state == "O" and role == "user") else UIDS[role]
         client.passwords.setdefault(uid, "pw") if uid else None
         before = snapshot(token)
-        r = do(client, method, token, suffix, kwargs, uid)
+        # the target: a plain user in group/public rooms; in a one-to-one, the other owner
+        target = "tgt" if state != "O" else (second if uid == "alice" else "alice")
+        r = do(client, method, token, suffix, kwargs, uid, target)
         assert r.status_int == int(want), f"{role}: {r.status_int} {r.text[:200]}"
         if not 200 <= r.status_int < 300:
             assert snapshot(token) == before, role
@@ -87,8 +102,10 @@ def test_token_route_matrix(matrix_client, method, suffix, kwargs, state, expect
 )
 def test_plain_route_matrix(matrix_client, method, path, kwargs, expected):
     user_status, anonymous_status = (int(x) for x in expected.split())
-    assert matrix_client.ocs(method, api() + path, user="bob", **kwargs).status_int == user_status
-    assert matrix_client.ocs(method, api() + path, **kwargs).status_int == anonymous_status
+    kwargs = dict(kwargs)
+    version = kwargs.pop("version", "v4")
+    assert matrix_client.ocs(method, api(version) + path, user="bob", **kwargs).status_int == user_status
+    assert matrix_client.ocs(method, api(version) + path, **kwargs).status_int == anonymous_status
 
 
 def test_every_talk_route_is_in_the_matrix(make_app):

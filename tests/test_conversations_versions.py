@@ -72,6 +72,7 @@ def test_capability_features_are_exactly_the_implemented_ones(owner):
     caps = owner.data(owner.ocs("GET", "/cloud/capabilities", user="alice"))["capabilities"]["spreed"]
     assert caps["features"] == [
         "empty-group-room",
+        "guest-display-names",
         "multi-room-users",
         "favorites",
         "last-room-activity",
@@ -89,6 +90,7 @@ def test_capability_features_are_exactly_the_implemented_ones(owner):
         "notification-calls",
         "conversation-permissions",
         "avatar",
+        "session-state",
         "note-to-self",
         "mention-permissions",
         "archived-conversations-v2",
@@ -96,6 +98,7 @@ def test_capability_features_are_exactly_the_implemented_ones(owner):
         "conversation-creation-all",
         "important-conversations",
         "sensitive-conversations",
+        "promote-demote-owner",
     ]
     assert caps["features-local"] == [
         "favorites",
