@@ -335,6 +335,57 @@ TOKEN_ROUTES += [
     ),
 ]
 
+# The roles that need a Talk session, in a public room (participants.md §14.1), in column order:
+# guest (type 4), guest moderator (type 6), self-joined user (type 5). Keyed by (method, template).
+SESSION_ROLES = ("guest", "guest_moderator", "self_joined")
+SESSION_ROLE_STATUSES = {
+    ("GET", "/room/{token}"): "200 200 200",
+    ("PUT", "/room/{token}"): "403 200 403",
+    ("DELETE", "/room/{token}"): "403 200 403",
+    ("PUT", "/room/{token}/description"): "403 200 403",
+    ("POST", "/room/{token}/public"): "401 401 403",
+    ("DELETE", "/room/{token}/public"): "401 401 403",
+    ("PUT", "/room/{token}/read-only"): "401 401 403",
+    ("PUT", "/room/{token}/password"): "403 200 403",
+    ("PUT", "/room/{token}/listable"): "401 401 403",
+    ("POST", "/room/{token}/favorite"): "401 401 200",
+    ("DELETE", "/room/{token}/favorite"): "401 401 200",
+    ("POST", "/room/{token}/notify"): "401 401 200",
+    ("POST", "/room/{token}/notify-calls"): "401 401 200",
+    ("PUT", "/room/{token}/webinar/lobby"): "401 401 403",
+    ("PUT", "/room/{token}/webinary/lobby"): "401 401 403",
+    ("PUT", "/room/{token}/permissions/{mode}"): "403 200 403",
+    ("POST", "/room/{token}/message-expiration"): "403 200 403",
+    ("PUT", "/room/{token}/mention-permissions"): "401 401 403",
+    ("POST", "/room/{token}/archive"): "401 401 200",
+    ("DELETE", "/room/{token}/archive"): "401 401 200",
+    ("POST", "/room/{token}/important"): "401 401 200",
+    ("DELETE", "/room/{token}/important"): "401 401 200",
+    ("POST", "/room/{token}/sensitive"): "401 401 200",
+    ("DELETE", "/room/{token}/sensitive"): "401 401 200",
+    ("GET", "/room/{token}/capabilities"): "200 200 200",
+    ("POST", "/room/{token}/avatar"): "403 200 403",
+    ("DELETE", "/room/{token}/avatar"): "403 200 403",
+    ("POST", "/room/{token}/avatar/emoji"): "403 200 403",
+    ("GET", "/room/{token}/avatar"): "200 200 200",
+    ("GET", "/room/{token}/avatar/dark"): "200 200 200",
+    ("GET", "/room/{token}/participants"): "403 200 200",
+    ("POST", "/room/{token}/participants"): "401 401 403",
+    ("DELETE", "/room/{token}/participants"): "403 200 403",
+    ("DELETE", "/room/{token}/participants/guests"): "403 404 403",
+    ("DELETE", "/room/{token}/attendees"): "403 200 403",
+    ("DELETE", "/room/{token}/participants/self"): "401 401 200",
+    ("POST", "/room/{token}/participants/active"): "200 200 200",
+    ("DELETE", "/room/{token}/participants/active"): "200 200 200",
+    ("PUT", "/room/{token}/participants/state"): "200 200 200",
+    ("POST", "/room/{token}/participants/resend-invitations"): "401 401 403",
+    ("POST", "/room/{token}/moderators"): "403 200 403",
+    ("DELETE", "/room/{token}/moderators"): "403 400 403",
+    ("PUT", "/room/{token}/attendees/permissions"): "403 200 403",
+    ("PUT", "/room/{token}/attendees/permissions/all"): "403 400 403",
+    ("POST", "/guest/{token}/name"): "200 200 403",
+}
+
 # Routes without a token: logged-in users only.
 PLAIN_ROUTES = [
     ("GET", "/room", {}, "200 401"),

@@ -19,13 +19,16 @@ class Guest:
 
             self.headers["Authorization"] = basic(user, password)
 
-    def call(self, method, path, version="v4", form=None, status="*"):
+    def call(self, method, path, version="v4", form=None, status="*", body=None, content_type=None):
         from urllib.parse import urlencode
 
         kwargs = {"method": method, "headers": dict(self.headers), "status": status, "expect_errors": True}
         if form is not None:
             kwargs["body"] = urlencode(form).encode()
             kwargs["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
+        elif body is not None:
+            kwargs["body"] = body
+            kwargs["headers"]["Content-Type"] = content_type
         return self.test.request(f"/ocs/v2.php{api(version)}{path}?format=json", **kwargs)
 
     def join(self, token, password=None, version="v4"):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import falcon.inspect
 import pytest
 
-from tests.authz_matrix import PLAIN_ROUTES, ROLES, TOKEN_ROUTES
+from tests.authz_matrix import PLAIN_ROUTES, ROLES, SESSION_ROLE_STATUSES, SESSION_ROLES, TOKEN_ROUTES
+from tests.participants_helpers import Guest
 from tests.talk import api, create, set_type, snapshot
 from tests.test_conversations_mutations import png, upload
 
@@ -122,3 +123,69 @@ def test_every_talk_route_is_in_the_matrix(make_app):
     covered = {(m, t) for m, t, *_ in TOKEN_ROUTES} | {(m, p) for m, p, *_ in PLAIN_ROUTES}
     assert served - covered == set(), "routes without a row in tests/authz_matrix.py"
     assert covered - served == set(), "matrix rows for routes the app does not serve"
+
+
+SESSION_CASES = [
+    pytest.param(method, template, suffix, kwargs, id=f"{method} {template}")
+    for method, template, suffix, kwargs, _ in TOKEN_ROUTES
+]
+
+
+def session_agent(client, token: str, role: str) -> Guest:
+    """A client holding a Talk session in ``token`` as a guest, guest moderator or self-joined user."""
+    if role == "self_joined":
+        agent = Guest(client.app, user="mallory")
+    else:
+        agent = Guest(client.app)
+    data = agent.join(token).json["ocs"]["data"]
+    if role == "guest_moderator":
+        from conversations.models import Attendee
+
+        Attendee.update(participant_type=6).where(Attendee.id == data["attendeeId"]).execute()
+    return agent
+
+
+def do_as(agent: Guest, method, token, suffix, kwargs, target):
+    kwargs = dict(kwargs)
+    version = kwargs.pop("version", "v4")
+    form = {**kwargs.pop("params", {}), **kwargs.pop("form", {}), **kwargs.pop("json_body", {})}
+    form = {k: (attendee_id(token, target) if v == "@tgt" else v) for k, v in form.items()}
+    if kwargs.pop("guest_path", False):
+        return agent.call(method, f"/guest/{token}/name", version, form or None)
+    if kwargs.pop("avatar_upload", False):
+        boundary = "XyZ"
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+                "Content-Type: image/png\r\n\r\n"
+            ).encode()
+            + png(2, 2)
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        return agent.call(
+            method,
+            f"/room/{token}{suffix}",
+            version,
+            body=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
+    kwargs.pop("raw", None)
+    return agent.call(method, f"/room/{token}{suffix}", version, form or None)
+
+
+@pytest.mark.parametrize(("method", "template", "suffix", "kwargs"), SESSION_CASES)
+def test_session_roles_in_public_rooms(matrix_client, method, template, suffix, kwargs):
+    client = matrix_client
+    expected = SESSION_ROLE_STATUSES[(method, template)]
+    for role, want in zip(SESSION_ROLES, expected.split(), strict=True):
+        token, _ = fresh_room(client, "P")
+        agent = session_agent(client, token, role)
+        before = snapshot(token)
+        r = do_as(agent, method, token, suffix, kwargs, "tgt")
+        assert r.status_int == int(want), f"{role}: {r.status_int} {r.text[:200]}"
+        if not 200 <= r.status_int < 300:
+            assert snapshot(token) == before, role
+
+
+def test_every_token_route_has_session_role_rows():
+    assert {(m, t) for m, t, *_ in TOKEN_ROUTES} == set(SESSION_ROLE_STATUSES)
