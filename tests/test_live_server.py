@@ -202,3 +202,97 @@ def test_concurrent_one_to_one_creation_yields_one_room(live_server, seeded):
     assert len({t for _, t in results}) == 1
     assert Room.select().count() == 1
     dbm.release_connection()
+
+
+def test_concurrent_joins_and_leaves_keep_the_list_consistent(live_server, seeded):
+    from concurrent.futures import ThreadPoolExecutor
+    from http.cookies import SimpleCookie
+
+    from conversations.models import Attendee
+    from participants.models import TalkSession
+
+    admin = {
+        "OCS-APIRequest": "true",
+        "Authorization": basic("admin1", "adminpw"),
+        "Content-Type": "application/json",
+    }
+    status, _, body = request(
+        seeded,
+        "POST",
+        "/ocs/v2.php/apps/spreed/api/v4/room?format=json",
+        headers=admin,
+        body=json.dumps({"roomType": 3, "roomName": "Busy"}).encode(),
+    )
+    token = json.loads(body)["ocs"]["data"]["token"]
+    path = f"/ocs/v2.php/apps/spreed/api/v4/room/{token}/participants/active?format=json"
+
+    def cycle(i):
+        """One client: join, leave, join again; keeps its cookie like a real client."""
+        headers = {"OCS-APIRequest": "true"}
+        if i % 2:
+            headers["Authorization"] = basic("bob", "bobpw")
+        statuses = []
+        for method in ("POST", "DELETE", "POST"):
+            status, response_headers, _ = request(seeded, method, path, headers=headers)
+            statuses.append(status)
+            cookie = {k.lower(): v for k, v in response_headers.items()}.get("set-cookie")
+            if cookie:
+                jar = SimpleCookie(cookie)
+                headers["Cookie"] = f"ocs_talk_session={jar['ocs_talk_session'].value}"
+        return statuses
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(cycle, range(24)))
+    assert all(r == [200, 200, 200] for r in results), results
+    rows = list(Attendee.select().where(Attendee.actor_type != "users").order_by(Attendee.id))
+    users = list(Attendee.select().where(Attendee.actor_type == "users").order_by(Attendee.id))
+    # 12 guests rejoined with their own identity (one attendee each); bob is one self-joined attendee
+    assert len(rows) == 12
+    assert [(a.actor_id, a.participant_type) for a in users if a.actor_id == "bob"] == [("bob", 5)]
+    sessions = TalkSession.select().count()
+    assert sessions == 24  # every client ended joined: one live session each
+    dbm.release_connection()
+
+
+def test_nc_py_api_participants_guests_lobby(seeded):
+    from nc_py_api.talk import ConversationType
+
+    nc = Nextcloud(nextcloud_url=seeded.url, nc_auth_user="admin1", nc_auth_pass="adminpw")
+    bob = Nextcloud(nextcloud_url=seeded.url, nc_auth_user="bob", nc_auth_pass="bobpw")
+    room = nc.talk.create_conversation(ConversationType.GROUP, room_name="Managed")
+    base = f"/ocs/v2.php/apps/spreed/api/v4/room/{room.token}"
+    assert nc.ocs("POST", f"{base}/participants", json={"newParticipant": "bob", "source": "users"}) == []
+    people = nc.talk.list_participants(room)
+    assert [(p.actor_id, p.participant_type) for p in people] == [("admin1", 1), ("bob", 3)]
+    bob_id = people[1].attendee_id
+    nc.ocs("POST", f"{base}/moderators", json={"attendeeId": bob_id})
+    assert [p.participant_type for p in nc.talk.list_participants(room)] == [1, 2]
+    nc.ocs("DELETE", f"{base}/moderators", params={"attendeeId": bob_id})
+    assert [p.participant_type for p in nc.talk.list_participants(room)] == [1, 3]
+    # lobby on: bob waits, the owner does not
+    lobby = nc.ocs("PUT", f"{base}/webinar/lobby", json={"state": 1})
+    assert lobby["lobbyState"] == 1
+    with pytest.raises(NextcloudException) as info:
+        bob.talk.list_participants(room)
+    assert info.value.status_code == 412
+    nc.ocs("PUT", f"{base}/webinar/lobby", json={"state": 0})
+    assert len(bob.talk.list_participants(room)) == 2
+    # a guest joins a password-protected public room: wrong, then right
+    nc.talk.set_conversation_public(room, True)
+    nc.talk.set_conversation_password(room, "guest-pass")
+    guest = Nextcloud(nextcloud_url=seeded.url, nc_auth_user="", nc_auth_pass="")
+    with pytest.raises(NextcloudException) as info:
+        guest.ocs("POST", f"{base}/participants/active", json={"password": "nope"})
+    assert info.value.status_code == 403
+    joined = guest.ocs("POST", f"{base}/participants/active", json={"password": "guest-pass"})
+    assert joined["participantType"] == 4 and joined["sessionId"] != "0"
+    assert guest.ocs("GET", base)["sessionId"] == joined["sessionId"]  # the cookie was kept
+    assert [p.actor_type for p in nc.talk.list_participants(room)] == ["users", "users", "guests"]
+    guest.ocs("DELETE", f"{base}/participants/active")
+    assert [p.actor_type for p in nc.talk.list_participants(room)] == ["users", "users"]
+    # remove bob, then leave
+    nc.ocs("DELETE", f"{base}/attendees", params={"attendeeId": bob_id})
+    assert [p.actor_id for p in nc.talk.list_participants(room)] == ["admin1"]
+    nc.talk.leave_conversation(room)
+    assert nc.talk.get_user_conversations() == []
+    dbm.release_connection()
