@@ -82,6 +82,13 @@ class RoomsResource(TalkResource):
         version = req.context.api_version
         now = self.service.now()  # taken before reading: clients send it back as modifiedSince
         views = self.service.list_rooms(req.context.user, modified_since, include_status, v1=version == "v1")
+        caller_sessions = getattr(self.platform, "caller_sessions", None)
+        if caller_sessions is not None and views:
+            sessions = caller_sessions(req, [v.room for v in views])
+            for view in views:
+                session = sessions.get(view.room.id)
+                if session is not None:
+                    view.session_id, view.last_ping = session.session_id, session.last_ping
         data = [self.service.serializer.serialize(v, version, include_last) for v in views]
         self.talk_hash(resp)
         resp.set_header("X-Nextcloud-Talk-Modified-Before", str(now))

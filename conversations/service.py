@@ -214,7 +214,7 @@ class ConversationService:
         if wanted:
             marks = ", ".join([dbm.param()] * len(wanted))
             names = dict(dbm.select(f"SELECT uid, display_name FROM users WHERE uid IN ({marks})", wanted))  # noqa: S608 - identifiers and placeholders only
-        members = self._v1_members([a.room.id for a in attendees]) if v1 and attendees else {}
+        members, guests = self._v1_members([a.room.id for a in attendees]) if v1 and attendees else ({}, {})
         views = []
         for a in attendees:
             room = a.room
@@ -224,37 +224,53 @@ class ConversationService:
                 view.partner_id = partners[room.id]
                 view.partner_name = names.get(view.partner_id) or view.partner_id
             view.members = members.get(room.id, [])
+            view.live_guests = guests.get(room.id, 0)
             views.append(view)
         return views
 
-    def _v1_members(self, room_ids: list[int]) -> dict:
-        """v1 ``participants`` maps: every users attendee of the given rooms (one query)."""
-        result: dict = {}
-        rows = (
+    def _v1_members(self, room_ids: list[int]) -> tuple[dict, dict]:
+        """v1 ``participants`` maps and live-guest counts of the given rooms.
+
+        One query for the users and guests of the rooms, one (through the participants
+        feature, when wired) for their live Talk sessions."""
+        rows = list(
             Attendee.select(
                 Attendee.id,
                 Attendee.room,
+                Attendee.actor_type,
                 Attendee.actor_id,
                 Attendee.display_name,
                 Attendee.participant_type,
             )
-            .where(Attendee.room.in_(room_ids) & (Attendee.actor_type == ActorType.USERS))
+            .where(Attendee.room.in_(room_ids) & Attendee.actor_type.in_([ActorType.USERS, ActorType.GUESTS]))
             .order_by(Attendee.id)
         )
+        lookup = getattr(self.platform, "live_sessions", None)
+        live = lookup([a.id for a in rows]) if lookup is not None and rows else {}
+        members: dict = {}
+        guests: dict = {}
         for a in rows:
-            result.setdefault(a.room_id, []).append(
-                (a.actor_id, a.display_name or a.actor_id, a.participant_type, "0", 0, a.id)
+            sessions = live.get(a.id, [])
+            if a.actor_type == ActorType.GUESTS:
+                if sessions:
+                    guests[a.room_id] = guests.get(a.room_id, 0) + 1
+                continue
+            session_id, ping = max(sessions, key=lambda s: s[1]) if sessions else ("0", 0)
+            members.setdefault(a.room_id, []).append(
+                (a.actor_id, a.display_name or a.actor_id, a.participant_type, session_id, ping, a.id)
             )
-        return result
+        return members, guests
 
     def with_members(self, view: RoomView) -> RoomView:
         """Fill the v1 member map of a single room view."""
         if view.kind == PARTICIPANT:
-            view.members = self._v1_members([view.room.id]).get(view.room.id, [])
+            members, guests = self._v1_members([view.room.id])
+            view.members = members.get(view.room.id, [])
+            view.live_guests = guests.get(view.room.id, 0)
         return view
 
     def serialize(self, view: RoomView, version: str, include_last_message: bool = True) -> dict:
-        if version == "v1" and not view.members:
+        if version == "v1" and not view.members and view.kind == PARTICIPANT:
             self.with_members(view)
         return self.serializer.serialize(view, version, include_last_message)
 

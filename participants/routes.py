@@ -39,6 +39,8 @@ def register(app, platform) -> ParticipantService:
     for path, resource in routes(platform, platform.conversations, participants):
         app.add_route(PREFIX + path, resource)
     platform.session_lookup = participants.session_lookup
+    platform.caller_sessions = participants.caller_sessions
+    platform.live_sessions = participants.live_sessions
     platform.hooks.register("member_added", participants.on_member_added)
     platform.hooks.register("member_removed", participants.on_member_removed)
     platform.hooks.register("group_deleted", participants.on_group_deleted)

@@ -84,6 +84,39 @@ class ParticipantService:
             row.last_ping = now
         return row, row.attendee
 
+    def caller_sessions(self, req, rooms) -> dict:
+        """The caller's Talk session per room id for a room list (one query when a cookie is sent)."""
+        cookie = self.cookies.load(req)
+        if cookie is None or not cookie.rooms:
+            return {}
+        wanted = {}
+        for room in rooms:
+            entry = cookie.entry(room_key(req, room.token))
+            if entry is not None and isinstance(entry.get("session"), str):
+                wanted[entry["session"]] = room.id
+        if not wanted:
+            return {}
+        rows = (
+            TalkSession.select(TalkSession, Attendee)
+            .join(Attendee)
+            .where(TalkSession.session_id.in_(list(wanted)))
+        )
+        return {
+            row.attendee.room_id: row for row in rows if wanted.get(row.session_id) == row.attendee.room_id
+        }
+
+    def live_sessions(self, attendee_ids: list[int]) -> dict:
+        """``{attendee id: [(session id, last ping)]}`` of live Talk sessions (one query)."""
+        stale = self.now() - self.timeout
+        result: dict = {}
+        for s in (
+            TalkSession.select(TalkSession.attendee, TalkSession.session_id, TalkSession.last_ping)
+            .where(TalkSession.attendee.in_(attendee_ids) & (TalkSession.last_ping >= stale))
+            .order_by(TalkSession.id)
+        ):
+            result.setdefault(s.attendee_id, []).append((s.session_id, s.last_ping))
+        return result
+
     # --- join and leave -----------------------------------------------------------------------
 
     def _previous_session(self, req, room, cookie):

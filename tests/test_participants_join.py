@@ -227,3 +227,21 @@ def test_deleting_a_user_drops_sessions_and_cookie_sessions(rooms):
     assert TalkSession.select().count() == 1 and WebSession.select().count() == 1
     client.ocs("DELETE", "/cloud/users/mallory", user="root")
     assert TalkSession.select().count() == 0 and WebSession.select().count() == 0
+
+
+def test_sessions_show_in_room_lists_and_v1_maps(rooms):
+    client, public, _, _ = rooms
+    bob = Guest(client.app, user="bob")
+    session_id = bob.join(public).json["ocs"]["data"]["sessionId"]
+    listed = {r["token"]: r for r in bob.call("GET", "/room").json["ocs"]["data"]}
+    assert listed[public]["sessionId"] == session_id and listed[public]["lastPing"] > 0
+    assert all(r["sessionId"] == "0" for t, r in listed.items() if t != public)
+    guest = Guest(client.app)
+    guest.join(public)
+    v1 = client.data(client.ocs("GET", api("v1") + f"/room/{public}", user="alice"))
+    assert v1["participants"]["bob"]["sessionId"] == session_id
+    assert v1["participants"]["alice"]["sessionId"] == "0"
+    assert list(v1["participants"])[0] == "bob"  # most recently pinged first
+    assert v1["numGuests"] == 1
+    listed_v1 = {r["token"]: r for r in client.data(client.ocs("GET", api("v1") + "/room", user="alice"))}
+    assert listed_v1[public]["numGuests"] == 1
