@@ -23,6 +23,7 @@ from ocs.accounts import resources as account_resources
 from ocs.accounts import service as accounts
 from ocs.accounts.passwords import Passwords
 from ocs.config import Config, load_config
+from ocs.mail import Mailer
 from ocs.throttle import Throttler
 from participants import routes as participant_routes
 
@@ -83,6 +84,7 @@ def create_app(config=None, *, clock=time.time, sleep=time.sleep) -> TalkApp:
     registry = Registry(config)
     authenticator = auth.make_authenticator(config, passwords, throttler)
     platform = platform_app.Platform(config, passwords, throttler, authenticator, registry, clock=clock)
+    platform.mailer = Mailer(config)
 
     app = TalkApp(
         middleware=[dbm.DatabaseMiddleware(), platform_app.PlatformMiddleware(platform)],

@@ -545,6 +545,8 @@ class ConversationService:
                 )
             Attendee.insert_many(list(rows.values())).execute()
         log.info("room %s (type %d) created by %s", room.token, room.type, user.uid)
+        for address in emails:
+            self.platform.mailer.send_invitation(address, room.name, room.token, user.shown_name)
         return (202 if invalid else 201), room, self._user_attendee(room, user), None, invalid
 
     def _creation_attributes(self, req: CreateRequest) -> dict:

@@ -175,6 +175,18 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "provisioning": {
         "enabled": Key(True, bool),
     },
+    "mail": {
+        "enabled": Key(False, bool),
+        "smtp_host": Key("localhost"),
+        "smtp_port": Key(25, int, minimum=1, maximum=65535),
+        "smtp_starttls": Key(False, bool),
+        "smtp_ssl": Key(False, bool),
+        "smtp_username": Key(""),
+        "smtp_password": Key(""),
+        "from_address": Key("talk@localhost"),
+        "timeout": Key(10, int, minimum=1, maximum=120),
+        "public_url": Key(""),
+    },
 }
 
 # Sub-keys of the dict-valued keys above, with the type of their values.
@@ -210,6 +222,8 @@ class Config:
         data = self.as_dict()
         url = data["database"]["url"]
         data["database"]["url"] = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+        if data["mail"]["smtp_password"]:
+            data["mail"]["smtp_password"] = "***"  # noqa: S105 - the mask, not a password
         return data
 
     def feature_on(self, feature: str) -> bool:

@@ -126,9 +126,8 @@ class ResendInvitationsResource(ParticipantResource):
     def on_post(self, req, resp, token):
         ctx = self.room(req, token)
         attendee_id = req.context.params.nullable_integer("attendeeId", minimum=0)
-        if attendee_id is not None:
-            self.participants.find_target(ctx, attendee_id=attendee_id)
-        self.answer_null(req, resp)  # no mailer in this phase (D21): nothing is sent
+        self.participants.resend_invitations(ctx, attendee_id)
+        self.answer_null(req, resp)
 
 
 class ModeratorsResource(ParticipantResource):

@@ -372,7 +372,7 @@ class ParticipantService:
                     created_at=now,
                 ).on_conflict_ignore().execute()
                 self._touch(room, now)
-            log.info("e-mail invitation to room %s recorded (no mail is sent)", room.token)
+            self.platform.mailer.send_invitation(address, room.name, room.token, ctx.user.shown_name)
             return result
         if source in ("circles", "teams"):
             raise BadRequest("new-participant")
@@ -381,6 +381,21 @@ class ParticipantService:
         if source == "phones":
             raise NotImplementedByServer("sip")
         raise BadRequest("source")
+
+    def resend_invitations(self, ctx, attendee_id: int | None) -> None:
+        """Send the e-mail invitation again to one ``emails`` attendee, or to all of them."""
+        query = Attendee.select().where(
+            (Attendee.room == ctx.room.id) & (Attendee.actor_type == ActorType.EMAILS)
+        )
+        if attendee_id is not None:
+            target = self._target(ctx.room, attendee_id)
+            query = query.where(Attendee.id == target.id)
+        inviter = ctx.user.shown_name if ctx.user is not None else ""
+        for attendee in query:
+            if attendee.invited_address:
+                self.platform.mailer.send_invitation(
+                    attendee.invited_address, ctx.room.name, ctx.room.token, inviter
+                )
 
     def _add_users(self, room, users, now) -> bool:
         """Add users as type 3 (self-joined ones become 3); one statement per kind of change."""

@@ -103,3 +103,9 @@ def test_masked_config_hides_database_password():
     config = load_config(path=os.devnull, environ={"TALK_DATABASE__URL": "postgresql://u:hunter2@db/talk"})
     assert config.masked()["database"]["url"] == "postgresql://u:***@db/talk"
     assert "hunter2" not in str(config.masked())
+
+
+def test_masked_config_hides_smtp_password():
+    config = load_config(path=os.devnull, environ={"TALK_MAIL__SMTP_PASSWORD": "s3cret"})
+    assert config["mail"]["smtp_password"] == "s3cret"
+    assert config.masked()["mail"]["smtp_password"] == "***"
