@@ -386,6 +386,19 @@ SESSION_ROLE_STATUSES = {
     ("POST", "/guest/{token}/name"): "200 200 403",
 }
 
+# State L, a listable group room, answers like G except for strangers (participants.md §14.2):
+# they may see it (listable view), join it (as members) and see its avatar.
+LISTABLE_STRANGER = {
+    ("GET", "/room/{token}"): "200",
+    ("POST", "/room/{token}/participants/active"): "200",
+    ("GET", "/room/{token}/avatar"): "200",
+    ("GET", "/room/{token}/avatar/dark"): "200",
+}
+for _method, _template, _suffix, _kwargs, _states in TOKEN_ROUTES:
+    _g = _states["G"].split()
+    _g[3] = LISTABLE_STRANGER.get((_method, _template), _g[3])
+    _states["L"] = " ".join(_g)
+
 # Routes without a token: logged-in users only.
 PLAIN_ROUTES = [
     ("GET", "/room", {}, "200 401"),

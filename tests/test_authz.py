@@ -22,7 +22,8 @@ def matrix_client(make_client):
     return client
 
 
-def fresh_room(client, state: str) -> str:
+def fresh_room(client, state: str) -> tuple[str, str]:
+    """A new room in ``state`` (G group, P public, L listable group, O one-to-one)."""
     if state == "O":
         # a new pair every time, so each call starts from a fresh one-to-one
         fresh_room.counter = getattr(fresh_room, "counter", 0) + 1
@@ -33,9 +34,10 @@ def fresh_room(client, state: str) -> str:
     token = create(
         client,
         "alice",
-        roomType=2 if state == "G" else 3,
+        roomType=3 if state == "P" else 2,
         roomName="Matrix",
         participants={"users": ["mo", "bob", "tgt"]},
+        listable=1 if state == "L" else 0,
     )["token"]
     set_type(token, "mo", 2)
     return token, "bob"
