@@ -7,6 +7,7 @@ open them with :func:`write_tx` (``BEGIN IMMEDIATE`` on SQLite).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -151,18 +152,43 @@ def make_database(config) -> peewee.Database:
     )
 
 
+_ROLLBACK_AFTERMATH = ("no transaction is active", "no such savepoint")
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """Skip the rollback errors that follow an error after which SQLite already rolled back."""
+    while isinstance(exc, peewee.OperationalError | sqlite3.OperationalError) and any(
+        s in str(exc) for s in _ROLLBACK_AFTERMATH
+    ):
+        if exc.__context__ is None:
+            break
+        exc = exc.__context__
+    return exc
+
+
+@contextlib.contextmanager
 def write_tx():
-    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite so that read-then-write never fails."""
-    if is_sqlite():
-        return db.atomic("IMMEDIATE")
-    return db.atomic()
+    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite so that read-then-write never fails.
+
+    On "disk full" or an I/O error SQLite rolls the transaction back by itself; peewee's own
+    rollback then fails with "no transaction is active". The original error is raised instead,
+    so that it is answered as the 503 it is."""
+    tx = db.atomic("IMMEDIATE") if is_sqlite() else db.atomic()
+    try:
+        with tx:
+            yield tx
+    except (peewee.OperationalError, sqlite3.OperationalError) as exc:
+        cause = _root_cause(exc)
+        if cause is exc:
+            raise
+        raise cause from None
 
 
 def is_unavailable_error(exc: BaseException) -> bool:
     """True for database errors that mean "busy or unavailable" (answered 503, D41)."""
     if isinstance(exc, MaxConnectionsExceeded):
         return True
-    if isinstance(exc, peewee.OperationalError | peewee.InterfaceError):
+    if isinstance(exc, peewee.OperationalError | peewee.InterfaceError | sqlite3.OperationalError):
         text = str(exc).lower()
         if is_sqlite():
             return any(s in text for s in ("locked", "busy", "disk is full", "disk i/o", "unable to open"))

@@ -82,3 +82,28 @@ def test_sqlite_lock_timeout_is_503_and_reads_continue(make_client, tmp_path):
     r = client.ocs("POST", "/cloud/groups", user="root", form={"groupid": "later"})
     assert r.status_int == 200
     assert client.data(client.ocs("GET", "/cloud/groups", user="root")) == {"groups": ["admin", "later"]}
+
+
+def test_sqlite_disk_full_is_503_and_recovers(make_client, tmp_path):
+    client = make_client({"database": {"url": f"sqlite:///{tmp_path}/full.db"}})
+    client.add_user("root", "pw", groups=["admin"])
+    assert client.ocs("GET", "/cloud/user", user="root").status_int == 200
+    pages = dbm.db.execute_sql("PRAGMA page_count").fetchone()[0]
+    dbm.db.execute_sql(f"PRAGMA max_page_count = {pages}")  # this worker thread's connection
+    try:
+        r = client.ocs(
+            "POST",
+            "/cloud/users",
+            user="root",
+            json_body={"userid": "big", "password": "x" * 400, "displayName": "y" * 60, "groups": ["admin"]},
+        )
+        for i in range(50):  # fill the last free pages until SQLite reports the disk full
+            if r.status_int == 503:
+                break
+            r = client.ocs("POST", "/cloud/groups", user="root", form={"groupid": f"g{i}" + "x" * 60})
+        assert r.status_int == 503
+        assert r.headers["Retry-After"] == "1"
+        assert b"full" not in r.body and b"Traceback" not in r.body
+    finally:
+        dbm.db.execute_sql("PRAGMA max_page_count = 1073741823")
+    assert client.ocs("POST", "/cloud/groups", user="root", form={"groupid": "after"}).status_int == 200
