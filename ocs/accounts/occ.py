@@ -107,21 +107,23 @@ def cmd_group_delete(args, platform, environ):
     print(f'Group "{args.gid}" was removed')
 
 
-def cmd_group_adduser(args, platform, environ):
+def _group_and_users(args) -> None:
     if accounts.find_group(args.gid) is None:
         raise CommandError("group not found")
     for uid in args.uids:
         if accounts.find_user(uid) is None:
             raise CommandError(f"user not found: {uid}")
+
+
+def cmd_group_adduser(args, platform, environ):
+    _group_and_users(args)
+    for uid in args.uids:
         accounts.add_member(args.gid, uid, platform.hooks)
 
 
 def cmd_group_removeuser(args, platform, environ):
-    if accounts.find_group(args.gid) is None:
-        raise CommandError("group not found")
+    _group_and_users(args)
     for uid in args.uids:
-        if accounts.find_user(uid) is None:
-            raise CommandError(f"user not found: {uid}")
         accounts.remove_member(args.gid, uid, hooks=platform.hooks)
 
 

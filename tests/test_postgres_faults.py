@@ -1,0 +1,39 @@
+"""PostgreSQL failures (performance.md §5, §9): dead pooled connections are discarded, the
+request answers 503, and the next one succeeds; no pool slot leaks. Needs PostgreSQL
+(``TALK_TEST_DATABASE_URL``); CI runs it in its PostgreSQL pass."""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+import pytest
+
+from ocs import db as dbm
+
+PG_URL = os.environ.get("TALK_TEST_DATABASE_URL", "")
+pytestmark = pytest.mark.skipif(not PG_URL, reason="needs TALK_TEST_DATABASE_URL (PostgreSQL)")
+
+
+def kill_other_backends():
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def test_dead_pooled_connection_is_discarded(make_client):
+    client = make_client({"database": {"pool_max_connections": 2}})
+    client.add_user("alice", "pw")
+    assert client.ocs("GET", "/cloud/user", user="alice").status_int == 200
+    kill_other_backends()
+    first = client.ocs("GET", "/cloud/user", user="alice")
+    assert first.status_int in (200, 503)
+    if first.status_int == 503:
+        assert first.headers["Retry-After"] == "1"
+        assert b"Traceback" not in first.body
+    for _ in range(5):  # more requests than pool slots: nothing leaked
+        assert client.ocs("GET", "/cloud/user", user="alice").status_int == 200
+    assert client.test.get("/health/ready").json == {"status": "ok", "database": "ok"}
+    assert len(dbm.db.obj._in_use) == 0
