@@ -11,7 +11,7 @@ import io
 import falcon
 import falcon.media
 
-from conversations import access, avatars
+from conversations import access, avatars, serializers
 from conversations.access import Role
 from conversations.constants import ONE_TO_ONE_TYPES
 from conversations.service import COLOR, CreateRequest, is_single_emoji
@@ -408,7 +408,7 @@ def send_avatar(resource: TalkResource, req, resp, token: str, dark: bool) -> No
     if ctx is None:
         raise NotFound()
     view = resource.service.view(ctx)
-    if view.kind not in ("participant", "lobby", "listable"):
+    if view.kind not in (serializers.PARTICIPANT, serializers.LOBBY, serializers.LISTABLE):
         raise NotFound()
     content_type, data = avatars.render(ctx.room, view, dark)
     resp.status = falcon.HTTP_200

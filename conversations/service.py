@@ -38,7 +38,7 @@ from conversations.constants import (
     RoomType,
 )
 from conversations.models import Attendee, Room, RoomAvatar
-from conversations.serializers import LISTABLE, PARTICIPANT, RoomSerializer, RoomView
+from conversations.serializers import LISTABLE, LOBBY, PARTICIPANT, RoomSerializer, RoomView
 from ocs import db as dbm
 from ocs.accounts import service as accounts
 from ocs.accounts.models import GroupMember, User
@@ -155,7 +155,7 @@ class ConversationService:
         if ctx.session is not None:
             view.session_id = ctx.session.session_id
             view.last_ping = ctx.session.last_ping
-        if room.type == RoomType.ONE_TO_ONE and kind in (PARTICIPANT, "lobby"):
+        if room.type == RoomType.ONE_TO_ONE and kind in (PARTICIPANT, LOBBY):
             me = attendee.actor_id if attendee is not None else ""
             view.partner_id = rules.one_to_one_partner(room, me)
             if partner is None and view.partner_id:
