@@ -23,6 +23,12 @@ def aid(token, actor_id):
     return Attendee.get((Attendee.room == room.id) & (Attendee.actor_id == actor_id)).id
 
 
+def set_permissions(client, token, uid, method, permissions, user="alice"):
+    """``PUT …/attendees/permissions`` for the attendee of ``uid``."""
+    form = {"attendeeId": aid(token, uid), "method": method, "permissions": permissions}
+    return client.ocs("PUT", api() + f"/room/{token}/attendees/permissions", user=user, form=form)
+
+
 def listing(client, token, user="alice", version="v4"):
     return client.ocs("GET", api(version) + f"/room/{token}/participants", user=user)
 
@@ -126,12 +132,7 @@ def test_lobby_and_guest_listing_rules(team):
     assert listing(client, token).status_int == 200
     # joining still works in the lobby, and bit 8 lets a user in
     assert Guest(client.app, user="bob").join(token).status_int == 200
-    client.ocs(
-        "PUT",
-        api() + f"/room/{token}/attendees/permissions",
-        user="alice",
-        form={"attendeeId": aid(token, "bob"), "method": "add", "permissions": 8},
-    )
+    set_permissions(client, token, "bob", "add", 8)
     assert listing(client, token, user="bob").status_int == 200
     assert listing(client, token, user="carol").status_int == 404
 
@@ -419,12 +420,7 @@ def test_promote_demote_special_cases(team):
 def test_attendee_permissions(team, method, value, before, expected):
     client, token = team
     Attendee.update(permissions=before).where(Attendee.id == aid(token, "bob")).execute()
-    r = client.ocs(
-        "PUT",
-        api() + f"/room/{token}/attendees/permissions",
-        user="alice",
-        form={"attendeeId": aid(token, "bob"), "method": method, "permissions": value},
-    )
+    r = set_permissions(client, token, "bob", method, value)
     assert r.status_int == 200
     assert [p["actorId"] for p in client.data(r)] == ["bob"]
     assert Attendee.get_by_id(aid(token, "bob")).permissions == expected
@@ -432,26 +428,11 @@ def test_attendee_permissions(team, method, value, before, expected):
 
 def test_attendee_permission_errors(team):
     client, token = team
-    r = client.ocs(
-        "PUT",
-        api() + f"/room/{token}/attendees/permissions",
-        user="alice",
-        form={"attendeeId": aid(token, "alice"), "method": "set", "permissions": 8},
-    )
+    r = set_permissions(client, token, "alice", "set", 8)
     assert r.status_int == 403 and client.data(r) == {"error": "moderator"}
-    r = client.ocs(
-        "PUT",
-        api() + f"/room/{token}/attendees/permissions",
-        user="alice",
-        form={"attendeeId": aid(token, "bob"), "method": "toggle", "permissions": 8},
-    )
+    r = set_permissions(client, token, "bob", "toggle", 8)
     assert r.status_int == 400 and client.data(r) == {"error": "method"}
-    r = client.ocs(
-        "PUT",
-        api() + f"/room/{token}/attendees/permissions",
-        user="alice",
-        form={"attendeeId": aid(token, "bob"), "method": "set", "permissions": 600},
-    )
+    r = set_permissions(client, token, "bob", "set", 600)
     assert r.status_int == 400 and client.data(r) == {"error": "value"}
     r = client.ocs(
         "PUT",
@@ -461,12 +442,7 @@ def test_attendee_permission_errors(team):
     )
     assert r.status_int == 400 and client.data(r) is None
     Guest(client.app, user="dave").join(token)
-    client.ocs(
-        "PUT",
-        api() + f"/room/{token}/attendees/permissions",
-        user="alice",
-        form={"attendeeId": aid(token, "dave"), "method": "set", "permissions": 8},
-    )
+    set_permissions(client, token, "dave", "set", 8)
     assert ("users", "dave", 3) in attendees(token)  # a self-joined user becomes a member
 
 
