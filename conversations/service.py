@@ -53,7 +53,6 @@ RESERVED_TOKENS = frozenset({"settings", "backend"})
 MAX_COLLISIONS = 1000
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
-EMAIL = re.compile(r"^[^\s@]+@[^\s@]+$")
 INVITATION_SOURCES = ("users", "groups", "emails", "federated_users", "phones", "teams")
 ATTENDEE_COLUMNS = dbm.columns(Attendee)
 ATTENDEE_FIELDS = [f.name if f.name != "room" else "room_id" for f in Attendee._meta.sorted_fields]
@@ -438,7 +437,7 @@ class ConversationService:
             elif group not in groups:
                 groups.append(group)
         for address in wanted["emails"]:
-            if groups_on and EMAIL.match(address.strip()) and len(address.strip()) <= 254:
+            if groups_on and address.strip() and accounts.valid_email(address.strip()):
                 emails.append(address.strip())
             else:
                 invalid.setdefault("emails", []).append(address)

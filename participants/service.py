@@ -24,6 +24,7 @@ from conversations.constants import (
     RoomType,
 )
 from conversations.models import Attendee, Room
+from conversations.service import clean_text, email_actor_id
 from ocs import throttle
 from ocs.accounts import service as accounts
 from ocs.accounts.models import GroupMember, User
@@ -35,11 +36,7 @@ from participants.models import TalkSession
 log = logging.getLogger("participants")
 
 PING_REFRESH_S = 30
-EMAIL_MAX = 254
-
-
-def email_actor_id(address: str) -> str:
-    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()
+MAX_GUEST_NAME = 64
 
 
 class ParticipantService:
@@ -63,18 +60,7 @@ class ParticipantService:
         """``(talk session, attendee)`` that the caller's cookie session maps to ``room``.
 
         Refreshes the session's ``lastPing`` when it is older than 30 s (D19)."""
-        cookie = self.cookies.load(req)
-        if cookie is None:
-            return None, None
-        entry = cookie.entry(room_key(req, room.token))
-        if entry is None or not isinstance(entry.get("session"), str):
-            return None, None
-        row = (
-            TalkSession.select(TalkSession, Attendee)
-            .join(Attendee)
-            .where((TalkSession.session_id == entry["session"]) & (Attendee.room == room.id))
-            .first()
-        )
+        row = self._cookie_session(req, room, self.cookies.load(req))
         if row is None:
             return None, None
         now = self.now()
@@ -119,18 +105,23 @@ class ParticipantService:
 
     # --- join and leave -----------------------------------------------------------------------
 
-    def _previous_session(self, req, room, cookie):
-        if cookie is None:
-            return None
-        entry = cookie.entry(room_key(req, room.token))
-        if entry is None:
+    def _session_in_room(self, room, session_id):
+        """The Talk session ``session_id`` of ``room`` with its attendee, or None."""
+        if not isinstance(session_id, str):
             return None
         return (
             TalkSession.select(TalkSession, Attendee)
             .join(Attendee)
-            .where((TalkSession.session_id == entry.get("session")) & (Attendee.room == room.id))
+            .where((TalkSession.session_id == session_id) & (Attendee.room == room.id))
             .first()
         )
+
+    def _cookie_session(self, req, room, cookie):
+        """The Talk session that ``cookie`` maps to ``room`` (for this tab), or None."""
+        if cookie is None:
+            return None
+        entry = cookie.entry(room_key(req, room.token))
+        return self._session_in_room(room, entry.get("session")) if entry is not None else None
 
     def join(self, req, resp, token: str, password: str | None, force: bool) -> RoomContext:
         """``POST …/participants/active`` (``participants.md`` §8)."""
@@ -152,7 +143,7 @@ class ParticipantService:
             raise NotFound(None)
         access.expire_lobby(room, self.now())
         cookie = self.cookies.load(req)
-        previous = self._previous_session(req, room, cookie)
+        previous = self._cookie_session(req, room, cookie)
         if (
             previous is not None
             and user is not None
@@ -354,7 +345,7 @@ class ParticipantService:
             return []
         if source == "emails" and groups_on:
             address = new.strip()
-            if not address or len(address) > EMAIL_MAX or not accounts.EMAIL.match(address):
+            if not address or not accounts.valid_email(address):
                 raise BadRequest("new-participant")
             result = []
             with write_tx():
@@ -554,12 +545,7 @@ class ParticipantService:
     def remove_guest_by_session(self, ctx, session_id: str) -> None:
         """v1–v3 ``DELETE …/participants/guests`` (§5.3)."""
         room = ctx.room
-        session = (
-            TalkSession.select(TalkSession, Attendee)
-            .join(Attendee)
-            .where((TalkSession.session_id == session_id) & (Attendee.room == room.id))
-            .first()
-        )
+        session = self._session_in_room(room, session_id)
         if session is None:
             raise NotFound()
         if session.attendee.participant_type not in (ParticipantType.GUEST, ParticipantType.GUEST_MODERATOR):
@@ -646,12 +632,7 @@ class ParticipantService:
                 & (Attendee.actor_id == uid)
             )
         else:
-            session = (
-                TalkSession.select(TalkSession, Attendee)
-                .join(Attendee)
-                .where((TalkSession.session_id == session_id) & (Attendee.room == room.id))
-                .first()
-            )
+            session = self._session_in_room(room, session_id)
             target = session.attendee if session is not None else None
         if target is None:
             raise NotFound("participant")
@@ -691,9 +672,7 @@ class ParticipantService:
     def set_guest_name(self, ctx, name: str) -> None:
         if ctx.attendee.actor_type not in (ActorType.GUESTS, ActorType.EMAILS):
             raise Forbidden(None)
-        text = name.strip()
-        if len(text) > 64 or any(ord(c) < 32 and c not in "\t\n\r" for c in text):
-            raise BadRequest("value")
+        text = clean_text(name, MAX_GUEST_NAME, "value", allow_empty=True)
         with write_tx():
             Attendee.update(display_name=text).where(Attendee.id == ctx.attendee.id).execute()
         ctx.attendee.display_name = text
