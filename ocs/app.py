@@ -311,15 +311,15 @@ def _original_path(req) -> str:
 # --- error handlers -------------------------------------------------------------------------
 
 
-def _ensure_format(req) -> None:
+def _ensure_format(req, default_format: str) -> None:
+    """The response format for answers raised before negotiation ran (query and Accept only)."""
     ctx = req.context
     if getattr(ctx, "fmt", None) is None:
-        platform_default = getattr(ctx, "default_format", None) or formats.XML
         try:
             query = parse_urlencoded(req.query_string or "")
             fmt = query.get("format")
             ctx.fmt = formats.negotiate(
-                fmt if isinstance(fmt, str) else None, req.get_header("Accept"), platform_default
+                fmt if isinstance(fmt, str) else None, req.get_header("Accept"), default_format
             )
         except errors.BadFormat:
             ctx.fmt = formats.JSON
@@ -331,10 +331,6 @@ def install_error_handlers(app: falcon.App, platform: Platform) -> None:
     def ocs_kind(req) -> bool:
         return getattr(req.context, "kind", KIND_OTHER) == KIND_OCS
 
-    def prepare(req):
-        req.context.default_format = platform.default_format
-        _ensure_format(req)
-
     def handle_ocs_error(req, resp, ex, params):
         if not ocs_kind(req):
             if isinstance(ex, errors.UnknownRoute):
@@ -344,7 +340,7 @@ def install_error_handlers(app: falcon.App, platform: Platform) -> None:
                     resp, ex.status if 100 <= ex.status < 600 else 500, {"message": ex.message}
                 )
             return
-        prepare(req)
+        _ensure_format(req, platform.default_format)
         envelope.render_error(req, resp, ex)
 
     def handle_plain(req, resp, ex, params):

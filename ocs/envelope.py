@@ -9,25 +9,6 @@ import falcon
 
 from ocs import errors, formats
 
-HTTP_REASONS = {
-    200: falcon.HTTP_200,
-    201: falcon.HTTP_201,
-    202: falcon.HTTP_202,
-    304: falcon.HTTP_304,
-    400: falcon.HTTP_400,
-    401: falcon.HTTP_401,
-    403: falcon.HTTP_403,
-    404: falcon.HTTP_404,
-    405: falcon.HTTP_405,
-    409: falcon.HTTP_409,
-    412: falcon.HTTP_412,
-    413: falcon.HTTP_413,
-    429: falcon.HTTP_429,
-    500: falcon.HTTP_500,
-    501: falcon.HTTP_501,
-    503: falcon.HTTP_503,
-}
-
 # Statuses that keep their real HTTP status on /ocs/v1.php (transport answers, D30).
 V1_TRANSPORT = {401, 405, 412, 413, 503}
 
@@ -64,7 +45,7 @@ def meta(raw: int, version: int, message: str) -> dict:
 
 
 def _status_line(code: int) -> str:
-    return HTTP_REASONS.get(code) or falcon.code_to_http_status(code)
+    return falcon.code_to_http_status(code)
 
 
 def write(req, resp, data, raw: int, message: str = "", fmt: str | None = None) -> None:
