@@ -97,6 +97,8 @@ class RoomsResource(TalkResource):
     @talk(auth=USER)
     def on_post(self, req, resp):
         params = req.context.params
+        if params.raw("roomType") == "":
+            raise BadRequest("type")  # NOTE: empty is not a type; Talk answers 400 {"error": "type"}
         room_type = params.integer("roomType", 2)
         create = CreateRequest(room_type=room_type)
         create.invite = params.string("invite", "")

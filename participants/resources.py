@@ -50,7 +50,8 @@ class ParticipantsResource(ParticipantResource):
         ctx = self.room(req, token)
         params = req.context.params
         new = params.string("newParticipant", required=True)
-        source = params.string("source", "users")
+        # NOTE: an empty source is not "absent" here: Talk answers 400 {"error": "source"}
+        source = params.string("source", "users", empty_is_absent=False)
         envelope.respond(req, resp, self.participants.add_participant(ctx, new, source))
 
     @talk(versions=V1_V3, role=Role.PARTICIPANT)

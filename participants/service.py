@@ -617,9 +617,15 @@ class ParticipantService:
             )
             if int(new) not in MODERATOR_TYPES and moderators_left == 0:
                 raise BadRequest("last-moderator")
-            Attendee.update(participant_type=int(new)).where(Attendee.id == target.id).execute()
+            changes = {"participant_type": int(new)}
+            if int(new) in MODERATOR_TYPES:
+                # NOTE: Talk clears custom permissions on promotion, so that a later demotion
+                # falls back to the room's default permissions instead of the stale custom value.
+                changes["permissions"] = 0
+            Attendee.update(changes).where(Attendee.id == target.id).execute()
             self._touch(room, self.now())
-        target.participant_type = int(new)
+        for name, value in changes.items():
+            setattr(target, name, value)
 
     def find_target(self, ctx, attendee_id=None, uid=None, session_id=None):
         room = ctx.room

@@ -71,6 +71,13 @@ def test_room_type_defaults_to_group_and_bad_types(users):
     assert r.status_int == 400 and users.data(r) == []
     r = users.ocs("POST", api() + "/room", user="alice", json_body={"roomType": "two"})
     assert r.status_int == 400 and users.data(r) == {"error": "roomType"}
+    # empty is not a type (Talk answers 400 "type"), in a form body, a query and JSON
+    r = users.ocs("POST", api() + "/room", user="alice", form={"roomType": "", "roomName": "E"})
+    assert r.status_int == 400 and users.data(r) == {"error": "type"}
+    r = users.ocs("POST", api() + "/room", user="alice", params={"roomType": "", "roomName": "E"})
+    assert r.status_int == 400 and users.data(r) == {"error": "type"}
+    r = users.ocs("POST", api() + "/room", user="alice", json_body={"roomType": "", "roomName": "E"})
+    assert r.status_int == 400 and users.data(r) == {"error": "type"}
     assert Room.select().count() == 1
 
 

@@ -149,6 +149,7 @@ def test_lobby_and_guest_listing_rules(team):
         ("federated_users", "x@remote", 501, {"error": "federation"}),
         ("phones", "+123", 501, {"error": "sip"}),
         ("robots", "x", 400, {"error": "source"}),
+        ("", "carol", 400, {"error": "source"}),
     ],
 )
 def test_add_participant_sources(team, source, new, status, data):
@@ -424,6 +425,28 @@ def test_attendee_permissions(team, method, value, before, expected):
     assert r.status_int == 200
     assert [p["actorId"] for p in client.data(r)] == ["bob"]
     assert Attendee.get_by_id(aid(token, "bob")).permissions == expected
+
+
+def test_promotion_clears_custom_permissions(team):
+    """Custom permissions, promote, demote: the room's default permissions apply again (Talk)."""
+    client, token = team
+    assert set_permissions(client, token, "bob", "set", 8).status_int == 200
+    assert Attendee.get_by_id(aid(token, "bob")).permissions == 9
+
+    def bob_in_list():
+        rows = client.data(listing(client, token))
+        return next(p for p in rows if p["actorId"] == "bob")
+
+    assert bob_in_list()["permissions"] == 9
+    form = {"attendeeId": aid(token, "bob")}
+    r = client.ocs("POST", api() + f"/room/{token}/moderators", user="alice", form=form)
+    assert r.status_int == 200
+    assert Attendee.get_by_id(aid(token, "bob")).permissions == 0
+    r = client.ocs("DELETE", api() + f"/room/{token}/moderators", user="alice", form=form)
+    assert r.status_int == 200
+    assert Attendee.get_by_id(aid(token, "bob")).permissions == 0
+    assert bob_in_list()["participantType"] == 3
+    assert bob_in_list()["permissions"] == 502  # the room default (built-in), not the custom 9
 
 
 def test_attendee_permission_errors(team):
