@@ -18,6 +18,7 @@ INT_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
 BRACKETS = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
 MAX_JSON_DEPTH = 32
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_INT_DIGITS = len(str(INT64_MAX))
 
 _MISSING = object()
 
@@ -131,6 +132,10 @@ def check_text(name: str, value: str) -> str:
     return value
 
 
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
 class Params:
     """The merged parameters of one request with typed readers."""
 
@@ -194,7 +199,14 @@ class Params:
         elif isinstance(value, int):
             result = value
         elif isinstance(value, str) and INT_TEXT.match(value):
-            result = int(value.strip())
+            text = value.strip()
+            sign = -1 if text[0] == "-" else 1
+            digits = text.lstrip("+-").lstrip("0") or "0"
+            if len(digits) > MAX_INT_DIGITS:
+                # NOTE: int() refuses over 4,300 digits with ValueError; anything over 19 digits
+                # is outside 64 bits anyway, so it is out of range without converting it.
+                raise InvalidParameter(name)
+            result = sign * int(digits)
         else:
             raise InvalidParameter(name)
         if not (INT64_MIN <= result <= INT64_MAX) or not (minimum <= result <= maximum):
@@ -222,6 +234,19 @@ class Params:
             if lowered in ("0", "false"):
                 return False
         raise InvalidParameter(name)
+
+    def string_list(self, name: str) -> list[str]:
+        """Text items of a list, or of a map of lists (``groups[]=a``, ``{"groups": ["a"]}``)."""
+        value = self.array(name, [])
+        items = (
+            [v for values in value.values() for v in _as_list(values)] if isinstance(value, dict) else value
+        )
+        result = []
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, str | int):
+                raise InvalidParameter(name)
+            result.append(check_text(name, str(item)))
+        return result
 
     def array(self, name: str, default=None, *, required=False):
         """A list or a map of lists (JSON or PHP bracket syntax)."""

@@ -126,6 +126,10 @@ def test_wrong_type_for_integer_is_400(client):
     assert r.status_int == 400
     r = client.ocs("GET", "/cloud/users", user="admin1", params={"limit": " 1 "})
     assert client.data(r) == {"users": ["admin1"]}
+    # past Python's 4,300-digit conversion limit: out of range, never a 500
+    for huge in ("9" * 100_000, "-" + "9" * 100_000, "0" * 5000 + "7"):
+        r = client.ocs("GET", "/cloud/users", user="admin1", params={"limit": huge})
+        assert r.status_int == (200 if huge.endswith("7") else 400)
 
 
 # --- the parser itself ----------------------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 from ocs import envelope
 from ocs.accounts import service as accounts
 from ocs.app import ADMIN, USER, policy
-from ocs.errors import ProvisioningError
+from ocs.errors import InvalidParameter, ProvisioningError
 
 SUB_ADMIN = "Logged in account must be at least a sub admin"
+MAX_SEARCH = 1000
 GROUP_ADMIN = "Logged in account must be an admin, a sub admin or gotten special right to access this setting"
 QUOTA = {"free": -3, "used": 0, "total": -3, "relative": 0, "quota": -3}
 EDITABLE_KEYS = {"display", "displayname", "email", "password"}
@@ -49,8 +50,12 @@ def user_details(user) -> dict:
 def search_params(req) -> tuple[str, int | None, int]:
     """``search``, ``limit`` and ``offset`` of the provisioning list routes."""
     params = req.context.params
+    search = params.string("search", "")
+    if len(search) > MAX_SEARCH:
+        # longer than any user id, display name or group name; also past SQLite's LIKE limit
+        raise InvalidParameter("search")
     return (
-        params.string("search", ""),
+        search,
         params.nullable_integer("limit", minimum=0),
         params.integer("offset", 0, minimum=0),
     )
@@ -83,10 +88,7 @@ class UsersResource:
         uid = params.string("userid", "")
         if not uid:
             raise ProvisioningError(101, accounts.INVALID_USER_ID)
-        groups = params.array("groups", [])
-        if isinstance(groups, dict):
-            groups = [g for values in groups.values() for g in values]
-        groups = [str(g) for g in groups]
+        groups = params.string_list("groups")
         user = accounts.create_user(
             self.platform.passwords,
             uid,
