@@ -44,6 +44,8 @@ DEFAULT_HEADERS = {
 OCS_PREFIXES = (("/ocs/v1.php", 1), ("/ocs/v2.php", 2))
 PLAIN_PATHS = ("/status.php", "/health/live", "/health/ready")
 UNROUTED = "/-unrouted-"
+DISCARD_CHUNK = 65536
+DISCARD_SECONDS = 5.0
 
 KIND_OCS = "ocs"
 KIND_PLAIN = "plain"
@@ -209,15 +211,19 @@ class PlatformMiddleware:
             limit = self.platform.config["server"]["max_avatar_upload_bytes"]
         length = req.content_length
         if length is not None and length > limit:
+            self._discard(req.bounded_stream, length)
             raise errors.PayloadTooLarge()
+        chunked = "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
         if length:
             body = req.bounded_stream.read(limit + 1)
-        elif "chunked" in (req.get_header("Transfer-Encoding") or "").lower():
+        elif chunked:
             # the server de-chunks and terminates wsgi.input; stop reading at limit + 1 bytes
             body = req.stream.read(limit + 1)
         else:
             body = b""
         if len(body) > limit:
+            if chunked:
+                self._discard(req.stream, None)
             raise errors.PayloadTooLarge()
         ctx.body = body
         if not body:
@@ -233,6 +239,27 @@ class PlatformMiddleware:
                 ctx.params.body = parse_urlencoded(body.decode("ascii"))
             except UnicodeDecodeError:
                 ctx.params.body_error = True
+
+    def _discard(self, stream, length: int | None) -> None:
+        """Read and drop a refused body, so that the connection can carry the next request.
+
+        NOTE: gunicorn drains at most 64 KiB of an unread body and then closes a keep-alive
+        connection without telling the client, whose next request on it then fails. Bodies up to
+        ``server.discard_body_bytes`` are read here instead (within a time bound, so a slow
+        sender cannot hold the thread); past that the server closes the connection."""
+        budget = self.platform.config["server"]["discard_body_bytes"]
+        if length is not None and length > budget:
+            return
+        deadline = time.monotonic() + DISCARD_SECONDS
+        read = 0
+        while read <= budget and time.monotonic() < deadline:
+            try:
+                chunk = stream.read(DISCARD_CHUNK)
+            except OSError:
+                return
+            if not chunk:
+                return
+            read += len(chunk)
 
     # --- process_resource: route policy ---------------------------------------------------
 

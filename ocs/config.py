@@ -102,6 +102,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "trusted_proxies": Key([], list, check=_cidr_list),
         "max_body_bytes": Key(1048576, int, minimum=1024),
         "max_avatar_upload_bytes": Key(10485760, int, minimum=1024),
+        "discard_body_bytes": Key(16777216, int, minimum=0),
         "maintenance": Key(False, bool),
         "log_level": Key("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     },
