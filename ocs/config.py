@@ -145,6 +145,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_attempts": Key(10, int, minimum=1),
         "ipv6_subnet_size": Key(64, int, minimum=32, maximum=64),
         "bypass": Key([], list, check=_cidr_list),
+        "max_delayed_requests": Key(1, int, minimum=0),
     },
     "passwords": {
         "argon2_memory_cost": Key(19456, int, minimum=8),

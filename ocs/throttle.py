@@ -10,6 +10,7 @@ import ipaddress
 import json
 import logging
 import math
+import threading
 import time
 
 import peewee
@@ -91,6 +92,29 @@ class Client:
         return self._bypass
 
 
+class DelayGate:
+    """Who may sleep a throttle delay in this process: one request per subnet, and at most
+    ``limit`` requests in all. A sleeping request holds a server thread; without this gate one
+    address sending concurrent bad logins could put every thread to sleep (issue: a different
+    client's ``/status.php`` waited 49 s)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._subnets: set[str] = set()
+
+    def enter(self, subnet: str) -> bool:
+        with self._lock:
+            if len(self._subnets) >= self.limit or subnet in self._subnets:
+                return False
+            self._subnets.add(subnet)
+            return True
+
+    def leave(self, subnet: str) -> None:
+        with self._lock:
+            self._subnets.discard(subnet)
+
+
 class Throttler:
     """Pre-check, register and reset attempts (``security.md`` §2)."""
 
@@ -103,6 +127,7 @@ class Throttler:
         self.bypass = [ipaddress.ip_network(c, strict=False) for c in section["bypass"]]
         self.clock = clock
         self.sleep = sleep
+        self.gate = DelayGate(section["max_delayed_requests"])
         self._last_purge = 0.0
 
     def client(self, ip: str) -> Client:
@@ -159,10 +184,22 @@ class Throttler:
         if delay and not self.testing:
             seconds = min(delay / 1000.0, REQUEST_SLEEP_BUDGET_S - client.slept)
             if seconds > 0:
-                dbm.release_connection()  # never hold a pooled connection while sleeping
-                client.slept += seconds
-                self.sleep(seconds)
+                self._sleep(client, action, seconds)
         return total
+
+    def _sleep(self, client: Client, action: str, seconds: float) -> None:
+        """Sleep the delay if the gate lets this request; otherwise answer 429 at once."""
+        if not self.gate.enter(client.subnet):
+            log.warning(
+                "throttle: %s refused for %s (a delayed request is already waiting)", client.subnet, action
+            )
+            raise TooManyRequests()
+        try:
+            dbm.release_connection()  # never hold a pooled connection while sleeping
+            client.slept += seconds
+            self.sleep(seconds)
+        finally:
+            self.gate.leave(client.subnet)
 
     def register(self, client: Client, action: str, metadata: dict) -> None:
         """Record a failed attempt, then apply the delay or 429 it now earns."""

@@ -121,6 +121,39 @@ def test_throttle_sleeps_outside_testing_mode(make_client):
     assert slept == [0.2, 0.2, 0.4, 0.4, 0.8]
 
 
+def test_one_delayed_request_per_subnet_and_per_process(make_client):
+    """While one request sleeps its delay, others that earn a delay get 429 at once instead of
+    occupying another thread: from the same subnet always, from others past the process limit."""
+    seen = []
+    armed = []
+
+    def login(address, password="wrong"):
+        return client.test.get(
+            "/ocs/v2.php/cloud/user?format=json",
+            headers={"OCS-APIRequest": "true", "Authorization": basic("alice", password)},
+            extra_environ={"REMOTE_ADDR": address},
+            status="*",
+        )
+
+    def sleep(seconds):
+        if armed and not seen:  # while the first delayed request sleeps:
+            before = client.app.platform.passwords.verifications
+            seen.append(login("198.51.100.7").status_int)  # same address: refused
+            seen.append(login("198.51.100.8").status_int)  # another address, but the slot is taken
+            seen.append(client.app.platform.passwords.verifications - before)  # no hash computed
+            seen.append(login("198.51.100.9", "secret").status_int)  # no delay earned: served
+
+    client = make_client({"throttle": {"testing": False, "max_delayed_requests": 1}}, sleep=sleep)
+    client.add_user("alice", "secret")
+    for address in ("198.51.100.7", "198.51.100.8"):
+        login(address)  # one failed attempt each: their next request is delayed 0.2 s
+    armed.append(True)
+    assert login("198.51.100.7").status_int == 401
+    assert seen == [429, 429, 0, 200]
+    # the slot is free again afterwards
+    assert login("198.51.100.8").status_int == 401
+
+
 def test_throttle_disabled_records_nothing(make_client):
     client = make_client({"throttle": {"enabled": False}})
     for _ in range(12):
