@@ -191,7 +191,10 @@ def is_unavailable_error(exc: BaseException) -> bool:
     if isinstance(exc, peewee.OperationalError | peewee.InterfaceError | sqlite3.OperationalError):
         text = str(exc).lower()
         if is_sqlite():
-            return any(s in text for s in ("locked", "busy", "disk is full", "disk i/o", "unable to open"))
+            return any(
+                s in text
+                for s in ("locked", "busy", "disk is full", "disk i/o", "unable to open", "readonly")
+            )
         return True
     return False
 

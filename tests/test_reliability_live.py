@@ -137,3 +137,285 @@ def test_a_throttled_flood_does_not_stall_other_clients(live_server, database_ur
     p99 = latencies[98]
     assert p99 < 0.1, f"p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
     assert 429 in flood_statuses  # the flood was refused at once, not queued
+
+
+# --- faults ---------------------------------------------------------------------------------
+
+PG_URL = os.environ.get("TALK_TEST_DATABASE_URL", "")
+
+
+def seed_users(database_url, *uids):
+    from ocs.accounts.passwords import Passwords
+    from ocs.config import load_config
+
+    config = load_config(
+        path=os.devnull,
+        environ={},
+        overrides={
+            "database": {"url": database_url},
+            "passwords": {"argon2_memory_cost": 1024, "argon2_time_cost": 1},
+        },
+    )
+    dbm.db.initialize(dbm.make_database(config))
+    for uid in uids:
+        accounts.create_user(Passwords(config), uid, uid + "pw", uid.title())
+    dbm.release_connection()
+
+
+def call(server, method, path, user="alice", body=None, timeout=30.0):
+    """One request on a new connection; returns (status, headers, parsed JSON or None)."""
+    from tests.conftest import basic
+
+    headers = {"OCS-APIRequest": "true", "Authorization": basic(user, user + "pw")}
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    conn = connect(server, timeout=timeout)
+    try:
+        sep = "&" if "?" in path else "?"
+        conn.request(
+            method, f"/ocs/v2.php/apps/spreed/api/v4{path}{sep}format=json", body=payload, headers=headers
+        )
+        response = conn.getresponse()
+        raw = response.read()
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        return response.status, response.headers, data  # case-insensitive
+    finally:
+        conn.close()
+
+
+def wait_for_workers(server, count: int, exclude=(), timeout: float = 10.0) -> list[int]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = [p for p in worker_pids(server) if p not in exclude]
+        if len(pids) >= count:
+            return pids
+        time.sleep(0.05)
+    raise AssertionError(f"gunicorn did not replace its workers: {worker_pids(server)}")
+
+
+def test_killed_worker_loses_no_answered_write(live_server, database_url):
+    """kill -9 of a worker during writes: every 2xx write is stored, nothing half-written is
+    visible, and the replacement worker serves at once."""
+    import threading
+    import time
+
+    from conversations.models import Attendee, Room
+    from participants.models import TalkSession
+
+    server = live_server(workers=2, threads=2)
+    seed_users(database_url, "alice", "bob")
+    stop = threading.Event()
+    answered, cut = [], []
+
+    def writer(n):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            name = f"k{n}-{i}"
+            try:
+                status, _, data = call(
+                    server,
+                    "POST",
+                    "/room",
+                    body={"roomType": 2, "roomName": name, "participants": {"users": ["bob"]}},
+                )
+                if status != 201:
+                    assert status == 503, (status, data)
+                    continue
+                token = data["ocs"]["data"]["token"]
+                answered.append(("room", token, name))
+                status, _, _ = call(
+                    server, "PUT", f"/room/{token}/description", body={"description": "d-" + name}
+                )
+                if status == 200:
+                    answered.append(("description", token, "d-" + name))
+                status, _, _ = call(server, "POST", f"/room/{token}/participants/active")
+                if status == 200:
+                    answered.append(("join", token, None))
+            except (OSError, http.client.HTTPException):
+                cut.append(name)  # the request died with the killed worker: it was not answered
+
+    threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    recoveries = []
+    try:
+        for _ in range(2):
+            time.sleep(1.5)
+            victim = worker_pids(server)[0]
+            os.kill(victim, signal.SIGKILL)
+            killed_at = time.monotonic()
+            wait_for_workers(server, 2, exclude=(victim,))
+            status, _, _ = call(server, "GET", "/room")
+            assert status == 200
+            recoveries.append(time.monotonic() - killed_at)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=40)
+    assert max(recoveries) < 3.0, recoveries  # the replacement serves at once
+    assert len(answered) > 30
+    rooms = {r.token: r for r in Room.select()}
+    for kind, token, value in answered:
+        assert token in rooms, (kind, token)
+        if kind == "room":
+            assert rooms[token].name == value
+        elif kind == "description":
+            assert rooms[token].description == value
+        else:
+            assert (
+                TalkSession.select()
+                .join(Attendee)
+                .where((Attendee.room == rooms[token].id) & (Attendee.actor_id == "alice"))
+                .exists()
+            )
+    # nothing half-written: every stored room (answered or cut) is whole
+    for room in rooms.values():
+        members = {
+            (a.actor_id, a.participant_type) for a in Attendee.select().where(Attendee.room == room.id)
+        }
+        assert members == {("alice", 1), ("bob", 3)}, (room.name, members)
+    dbm.release_connection()
+
+
+def _sqlite_only():
+    import pytest
+
+    return pytest.mark.skipif(bool(PG_URL), reason="SQLite files: this run is on PostgreSQL")
+
+
+def _postgres_only():
+    import pytest
+
+    return pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (TALK_TEST_DATABASE_URL)")
+
+
+@_sqlite_only()
+def test_sqlite_read_only_file_is_503_and_recovers(live_server, tmp_path):
+    """The database file turned read-only (chattr +i: root ignores file modes) while serving."""
+    url = f"sqlite:///{tmp_path}/ro/talk.db"
+    server = live_server(workers=2, threads=2, env={"TALK_DATABASE__URL": url})
+    seed_users(url, "alice", "bob")
+    assert call(server, "POST", "/room", body={"roomType": 2, "roomName": "before"})[0] == 201
+    files = [tmp_path / "ro" / name for name in ("talk.db", "talk.db-wal")]
+    subprocess.run(["chattr", "+i", *map(str, files)], check=True)
+    try:
+        for i in range(8):  # every thread's connection, old or new, is refused the write
+            status, headers, data = call(server, "POST", "/room", body={"roomType": 2, "roomName": f"ro{i}"})
+            assert status == 503, (status, data)
+            assert headers.get("Retry-After") == "1"
+            assert data["ocs"]["meta"]["statuscode"] == 503
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, files)], check=True)
+    assert call(server, "POST", "/room", body={"roomType": 2, "roomName": "after"})[0] == 201
+    names = [room["name"] for room in call(server, "GET", "/room")[2]["ocs"]["data"]]
+    assert names == ["before", "after"]
+    assert dbm.db.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
+    dbm.release_connection()
+
+
+@_sqlite_only()
+def test_sqlite_disk_full_is_503_and_recovers(live_server, tmp_path):
+    """The database on a small tmpfs that fills up while serving."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
+    try:
+        url = f"sqlite:///{mount}/talk.db"
+        server = live_server(workers=2, threads=2, env={"TALK_DATABASE__URL": url})
+        seed_users(url, "alice", "bob")
+        assert call(server, "POST", "/room", body={"roomType": 2, "roomName": "before"})[0] == 201
+        filler = mount / "filler"
+        with open(filler, "wb") as out:
+            try:
+                while True:
+                    out.write(b"\0" * 65536)
+                    out.flush()
+            except OSError:
+                pass  # the disk is full
+        statuses = []
+        for i in range(20):
+            status, headers, data = call(
+                server, "POST", "/room", body={"roomType": 2, "roomName": f"full{i}" + "x" * 200}
+            )
+            assert status in (201, 503), (status, data)  # a free page or two may still take a row
+            if status == 503:
+                assert headers.get("Retry-After") == "1"
+            statuses.append(status)
+        assert statuses.count(503) >= 15
+        assert call(server, "GET", "/room")[0] in (200, 503)  # reads never crash
+        filler.unlink()
+        assert call(server, "POST", "/room", body={"roomType": 2, "roomName": "after"})[0] == 201
+        names = [room["name"] for room in call(server, "GET", "/room")[2]["ocs"]["data"]]
+        assert names[0] == "before" and names[-1] == "after"
+        assert dbm.db.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
+        dbm.release_connection()
+        kill_server(server)
+        dbm.discard_connections()
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@_postgres_only()
+def test_postgres_restart_under_load_is_503_then_recovers(live_server, database_url):
+    """PostgreSQL stopped and started again while clients read and write: 503 with Retry-After
+    during the outage (never 500, never a hang past the pool timeout), recovery within 5 s."""
+    import threading
+    import time
+
+    server = live_server(workers=2, threads=2, env={"TALK_DATABASE__POOL_WAIT_TIMEOUT": "3"})
+    seed_users(database_url, "alice", "bob")
+    cluster = os.listdir("/etc/postgresql")[0]
+    stop = threading.Event()
+    results = []  # (started, finished, status, retry-after)
+
+    def client(n):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            started = time.monotonic()
+            try:
+                if i % 2:
+                    status, headers, _ = call(server, "GET", "/room", timeout=20)
+                else:
+                    status, headers, _ = call(
+                        server, "POST", "/room", body={"roomType": 2, "roomName": f"pg{n}-{i}"}, timeout=20
+                    )
+            except (OSError, http.client.HTTPException) as exc:
+                status, headers = repr(exc), {}
+            results.append((started, time.monotonic(), status, headers.get("Retry-After")))
+            time.sleep(0.02)
+
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    dbm.discard_connections()
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "stop", "-m", "fast"], check=True
+    )
+    try:
+        time.sleep(3.0)
+    finally:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "start"], check=True)
+    back = time.monotonic()
+    time.sleep(6.0)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    statuses = {r[2] for r in results}
+    assert statuses <= {200, 201, 503}, statuses
+    assert any(r[2] == 503 for r in results)  # the outage was seen
+    assert all(r[3] == "1" for r in results if r[2] == 503)
+    assert max(r[1] - r[0] for r in results) < 3.0 + 2.0  # pool wait timeout plus a margin
+    late = [r for r in results if r[0] > back + 5.0]
+    assert late and all(r[2] in (200, 201) for r in late), late
+    dbm.discard_connections()
