@@ -392,6 +392,7 @@ def install_error_handlers(app: falcon.App, platform: Platform) -> None:
             log.warning(
                 "%s database unavailable: %s", getattr(req.context, "request_id", "-"), ex.__class__.__name__
             )
+            dbm.drop_connection_after(ex)
             dbm.release_connection()
             if ocs_kind(req):
                 handle_ocs_error(req, resp, translated, params)

@@ -199,6 +199,25 @@ def is_unavailable_error(exc: BaseException) -> bool:
     return False
 
 
+def drop_connection_after(exc: BaseException) -> None:
+    """Close this thread's SQLite connection after an error it may never recover from.
+
+    NOTE: SQLite opens a file it cannot write read-only, and that connection stays read-only
+    after the file becomes writable again; an I/O error may leave it unusable too. Closing it
+    makes the next request open a fresh one."""
+    obj = db.obj
+    if obj is None or not is_sqlite(obj) or obj.is_closed():
+        return
+    text = str(exc).lower()
+    if "readonly" in text or "disk i/o" in text or "unable to open" in text:
+        try:
+            if obj.in_transaction():
+                obj.rollback()
+        except Exception:  # noqa: S110 - the connection is closed next either way
+            pass
+        obj.close()
+
+
 def release_connection() -> None:
     """Return the request's connection: to the pool on PostgreSQL; SQLite keeps its per-thread one."""
     obj = db.obj
