@@ -15,6 +15,7 @@ import falcon
 
 from capabilities import resources as capability_resources
 from capabilities.registry import Registry
+from chat import routes as chat_routes
 from conversations import routes as conversation_routes
 from ocs import app as platform_app
 from ocs import auth, migrations, status
@@ -28,7 +29,7 @@ from ocs.throttle import Throttler
 from participants import routes as participant_routes
 
 # Feature packages, each with ``MIGRATIONS`` and ``register(app, platform)``; wired in order.
-FEATURES: list = [conversation_routes, participant_routes]
+FEATURES: list = [conversation_routes, participant_routes, chat_routes]
 
 
 class TalkApp(falcon.App):
@@ -47,7 +48,7 @@ def setup_logging(config: Config) -> None:
         )
         root.addHandler(handler)
     logging.getLogger("ocs").setLevel(config["server"]["log_level"])
-    for name in ("conversations", "participants", "capabilities"):
+    for name in ("conversations", "participants", "capabilities", "chat"):
         logging.getLogger(name).setLevel(config["server"]["log_level"])
 
 

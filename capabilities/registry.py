@@ -10,30 +10,53 @@ from __future__ import annotations
 import hashlib
 import json
 
-# capabilities.md §2.2, in advertising order.
+# capabilities.md §2.2 and chat.md §11 (C16), in upstream's advertising order.
 FEATURE_ORDER = (
+    "chat-v2",
     "empty-group-room",
     "guest-display-names",
     "multi-room-users",
     "favorites",
     "last-room-activity",
     "no-ping",
+    "system-messages",
+    "delete-messages",
+    "mention-flag",
     "notification-levels",
     "invite-groups-and-mails",
     "locked-one-to-one-rooms",
     "read-only-rooms",
     "listable-rooms",
+    "chat-read-marker",
+    "chat-unread",
     "webinary-lobby",
+    "chat-replies",
+    "chat-read-status",
     "room-description",
+    "clear-history",
+    "direct-mention-flag",
     "conversation-v2",
     "conversation-v3",
     "conversation-v4",
     "notification-calls",
     "conversation-permissions",
+    "rich-object-delete",
+    "chat-permission",
+    "silent-send",
+    "reactions",
+    "react-permission",
     "avatar",
+    "chat-get-context",
+    "markdown-messages",
     "session-state",
     "note-to-self",
+    "delete-messages-unlimited",
+    "edit-messages",
+    "silent-send-state",
+    "chat-read-last",
+    "chat-reference-id",
     "mention-permissions",
+    "edit-messages-note-to-self",
     "archived-conversations-v2",
     "conversation-creation-password",
     "conversation-creation-all",
@@ -58,6 +81,7 @@ ALWAYS_ON = frozenset(
 
 LOCAL_FEATURES = (
     "favorites",
+    "chat-read-status",
     "listable-rooms",
     "avatar",
     "note-to-self",
@@ -102,6 +126,7 @@ class Registry:
     def __init__(self, config):
         self.config = config
         self._provided: set[str] = set()
+        self._requires: dict[str, str] = {}
         self._payloads: dict = {}
         talk = config["talk"]
         version = config["version"]
@@ -109,12 +134,17 @@ class Registry:
         material = f"{version['nextcloud']}#{version['talk']}#{canonical}"
         self.talk_hash = hashlib.sha1(material.encode("utf-8")).hexdigest()  # noqa: S324 - upstream's hash
 
-    def provide(self, *features: str) -> None:
-        """Declare features as implemented (called by feature packages when they are wired)."""
+    def provide(self, *features: str, requires: str | None = None) -> None:
+        """Declare features as implemented (called by feature packages when they are wired);
+        with ``requires``, each is off whenever that feature is off (chat features need chat-v2)."""
         unknown = set(features) - set(FEATURE_ORDER)
         if unknown:
             raise ValueError(f"unknown Talk features: {sorted(unknown)}")
         self._provided.update(features)
+        if requires is not None:
+            for feature in features:
+                if feature != requires:
+                    self._requires[feature] = requires
         self._payloads.clear()
 
     def enabled(self, feature: str) -> bool:
@@ -122,6 +152,9 @@ class Registry:
         if feature == "force-mute":
             return bool(self._provided) and self.config["talk"]["compat"]["advertise_force_mute"]
         if feature not in self._provided:
+            return False
+        required = self._requires.get(feature)
+        if required is not None and not self.enabled(required):
             return False
         return feature in ALWAYS_ON or self.config.feature_on(feature)
 

@@ -19,6 +19,7 @@ from conversations.constants import (
     ActorType,
     RoomType,
 )
+from conversations.events import actor_of
 from conversations.models import Attendee, Room
 from ocs import throttle
 from ocs.db import write_tx
@@ -59,16 +60,21 @@ def _session_attendee(platform, req, room):
     return lookup(req, room)
 
 
-def expire_lobby(room: Room, now: int) -> None:
-    """A lobby whose timer has passed is switched off before the request is evaluated (§10.10)."""
+def expire_lobby(room: Room, now: int, events=None, actor=("guests", "system")) -> None:
+    """A lobby whose timer has passed is switched off before the request is evaluated (§10.10);
+    the request that notices it posts ``lobby_timer_reached`` (once, whoever races)."""
     if room.lobby_state == 1 and room.lobby_timer and 0 < room.lobby_timer <= now:
         with write_tx():
-            Room.update(lobby_state=0, lobby_timer=None, last_activity=now).where(
-                (Room.id == room.id) & (Room.lobby_state == 1)
-            ).execute()
-        room.lobby_state = 0
-        room.lobby_timer = None
-        room.last_activity = now
+            changed = (
+                Room.update(lobby_state=0, lobby_timer=None, last_activity=now)
+                .where((Room.id == room.id) & (Room.lobby_state == 1))
+                .execute()
+            )
+            room.lobby_state = 0
+            room.lobby_timer = None
+            room.last_activity = now
+            if changed and events is not None:
+                events.emit(room, actor, "lobby_timer_reached")
 
 
 def resolve(platform, req, token: str) -> RoomContext | None:
@@ -96,8 +102,11 @@ def resolve(platform, req, token: str) -> RoomContext | None:
     )
     if not found:
         return None
-    expire_lobby(room, int(platform.clock()))
-    return RoomContext(room=room, attendee=attendee, user=user, session=session)
+    ctx = RoomContext(room=room, attendee=attendee, user=user, session=session)
+    conversations = getattr(platform, "conversations", None)
+    events = conversations.events if conversations is not None else None
+    expire_lobby(room, int(platform.clock()), events, actor_of(ctx))
+    return ctx
 
 
 def not_found(platform, req, token: str) -> NotFound:

@@ -58,4 +58,19 @@ def _rooms(d: Dialect) -> None:
     )
 
 
-MIGRATIONS = [Migration(1, "rooms, attendees and room avatars", _rooms)]
+def _chat_state(d: Dialect) -> None:
+    """Per-room last message and per-attendee read and mention markers (``chat.md`` §2)."""
+    d.run(
+        f"ALTER TABLE rooms ADD COLUMN last_message_id {d.bigint}",
+        f"ALTER TABLE attendees ADD COLUMN last_read_message {d.bigint} NOT NULL DEFAULT 0",
+        f"ALTER TABLE attendees ADD COLUMN last_mention_message {d.bigint} NOT NULL DEFAULT 0",
+        f"ALTER TABLE attendees ADD COLUMN last_mention_direct {d.bigint} NOT NULL DEFAULT 0",
+        "ALTER TABLE attendees ADD COLUMN read_privacy SMALLINT NOT NULL DEFAULT 0",
+        "CREATE INDEX attendees_common_read ON attendees (room_id, actor_type, read_privacy, last_read_message)",
+    )
+
+
+MIGRATIONS = [
+    Migration(1, "rooms, attendees and room avatars", _rooms),
+    Migration(2, "last message of rooms, read and mention markers of attendees", _chat_state),
+]

@@ -33,6 +33,7 @@ class Room(BaseModel):
     avatar_color = peewee.CharField(max_length=6, default="")
     one_to_one_key = peewee.CharField(max_length=300, null=True, unique=True)
     note_to_self_owner = peewee.CharField(max_length=64, null=True, unique=True)
+    last_message_id = peewee.BigIntegerField(null=True)  # the newest chat row that counts as one
 
     class Meta:
         table_name = "rooms"
@@ -57,6 +58,10 @@ class Attendee(BaseModel):
     last_attendee_activity = peewee.BigIntegerField(default=0)
     invited_address = peewee.CharField(max_length=254, null=True)
     created_at = peewee.BigIntegerField()
+    last_read_message = peewee.BigIntegerField(default=0)
+    last_mention_message = peewee.BigIntegerField(default=0)
+    last_mention_direct = peewee.BigIntegerField(default=0)
+    read_privacy = peewee.SmallIntegerField(default=0)
 
     class Meta:
         table_name = "attendees"

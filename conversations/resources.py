@@ -52,7 +52,7 @@ class TalkResource:
         return access.authorize(self.platform, req, token, req.context.policy.extra["role"])
 
     def room_object(self, req, ctx, version: str | None = None) -> dict:
-        view = self.service.view(ctx)
+        view = self.service.view(ctx, base_url=self.platform.public_base(req))
         return self.service.serialize(view, version or req.context.api_version)
 
     def answer_room(self, req, resp, ctx) -> None:
@@ -81,7 +81,13 @@ class RoomsResource(TalkResource):
         include_last = params.boolean("includeLastMessage", True)
         version = req.context.api_version
         now = self.service.now()  # taken before reading: clients send it back as modifiedSince
-        views = self.service.list_rooms(req.context.user, modified_since, include_status, v1=version == "v1")
+        views = self.service.list_rooms(
+            req.context.user,
+            modified_since,
+            include_status,
+            v1=version == "v1",
+            base_url=self.platform.public_base(req),
+        )
         caller_sessions = getattr(self.platform, "caller_sessions", None)
         if caller_sessions is not None and views:
             sessions = caller_sessions(req, [v.room for v in views])

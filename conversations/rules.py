@@ -72,6 +72,13 @@ def one_to_one_partner(room, uid: str) -> str | None:
     return others[0] if others else pair[0]
 
 
+def one_to_one_pair(room) -> list[str]:
+    """Both user ids of a one-to-one room (empty for other rooms)."""
+    if not room.one_to_one_key:
+        return []
+    return list(json.loads(room.one_to_one_key))
+
+
 def one_to_one_key(a: str, b: str) -> str:
     """The canonical pair key: both user ids sorted by byte value, as a JSON array."""
     pair = sorted([a, b], key=lambda s: s.encode("utf-8"))

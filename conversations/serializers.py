@@ -199,6 +199,7 @@ class RoomView:
     last_ping: int = 0
     members: list = field(default_factory=list)  # v1: [(uid, name, type, session_id, last_ping)]
     live_guests: int = 0
+    chat: dict | None = None  # chat fields (lastMessage, unread counts …) when chat is wired
 
 
 def avatar_version(room, display_name: str) -> str:
@@ -230,9 +231,16 @@ class RoomSerializer:
         # the registry is complete once features are wired; these are read for every room
         self._lobby_on = self.registry.enabled("webinary-lobby")
         self._listable_on = self.registry.enabled("listable-rooms")
+        self._chat_on = None
 
     def lobby_on(self) -> bool:
         return self._lobby_on
+
+    def chat_on(self) -> bool:
+        """Whether chat is wired and on (read once: the registry is complete after wiring)."""
+        if self._chat_on is None:
+            self._chat_on = self.registry.enabled("chat-v2")
+        return self._chat_on
 
     def permissions_of(self, room, attendee) -> int:
         return rules.effective_permissions(room, attendee, self.server_permissions)
@@ -278,6 +286,8 @@ class RoomSerializer:
         room = view.room
         name_shown = display_name_of(room, view.partner_name)
         data = self._defaults(room, name_shown)
+        if view.kind in (PUBLIC, LISTABLE) and self.chat_on():
+            del data["lastMessage"]  # C13: non-participant views show no message
         if view.kind == PUBLIC:
             return data
         values = self._room_values(room, name_shown)
@@ -325,6 +335,10 @@ class RoomSerializer:
                 "isSensitive": bool(attendee.sensitive),
             }
         )
+        if view.chat:
+            data.update(view.chat)
+            if view.kind == LOBBY or attendee.sensitive:
+                del data["lastMessage"]  # C13: omitted where Talk omits it
         return data
 
     # --- per version ------------------------------------------------------------------------
@@ -341,7 +355,7 @@ class RoomSerializer:
             result = self._v1(view, full)
         for name in self.gated_off:
             result.pop(name, None)
-        if not include_last_message:
+        if not include_last_message or "lastMessage" not in full:
             result.pop("lastMessage", None)
         return result
 
@@ -361,5 +375,6 @@ class RoomSerializer:
         result["participants"] = participants or []
         result["numGuests"] = view.live_guests if view.kind == PARTICIPANT else 0
         result["guestList"] = ""
-        result["lastMessage"] = []
+        if "lastMessage" in full:
+            result["lastMessage"] = full["lastMessage"]
         return result

@@ -37,6 +37,7 @@ from conversations.constants import (
     Permission,
     RoomType,
 )
+from conversations.events import RoomEvents, actor_of
 from conversations.models import Attendee, Room, RoomAvatar
 from conversations.serializers import LISTABLE, LOBBY, PARTICIPANT, RoomSerializer, RoomView
 from ocs import db as dbm
@@ -137,6 +138,13 @@ class ConversationService:
         self.token_source = token_source or self._random_token
         self._token_length = None
         self._list_sql_cache: dict = {}
+        self.events = RoomEvents()  # system messages and other reactions to room changes
+        self.chat_fields = None  # fills the chat fields of room views when chat is wired
+
+    def fill_chat(self, views, actor: tuple[str, str], base_url: str = "") -> None:
+        """Let the chat feature set lastMessage, unread counts … (constant queries for a list)."""
+        if self.chat_fields is not None and views:
+            self.chat_fields(views, actor, base_url)
 
     def now(self) -> int:
         return int(self.clock())
@@ -146,7 +154,7 @@ class ConversationService:
 
     # --- views ------------------------------------------------------------------------------
 
-    def view(self, ctx, *, partner=None) -> RoomView:
+    def view(self, ctx, *, partner=None, base_url: str = "") -> RoomView:
         """The caller's view of one room (one query for a one-to-one partner's display name)."""
         room, attendee = ctx.room, ctx.attendee
         kind = self.serializer.view_kind(room, attendee, ctx.user is not None)
@@ -160,6 +168,8 @@ class ConversationService:
             if partner is None and view.partner_id:
                 partner = User.get_or_none(User.uid == view.partner_id)
             view.partner_name = partner.shown_name if partner is not None else view.partner_id
+        if attendee is not None:
+            self.fill_chat([view], (attendee.actor_type, attendee.actor_id), base_url)
         return view
 
     def _list_sql(self, modified_since: bool, include_status: bool) -> str:
@@ -180,7 +190,14 @@ class ConversationService:
             self._list_sql_cache[key] = sql
         return sql
 
-    def list_rooms(self, user, modified_since: int = 0, include_status: bool = False, v1: bool = False):
+    def list_rooms(
+        self,
+        user,
+        modified_since: int = 0,
+        include_status: bool = False,
+        v1: bool = False,
+        base_url: str = "",
+    ):
         """All rooms of ``user`` in one indexed join plus constant batch lookups."""
         params = [ActorType.USERS, user.uid]
         if modified_since:
@@ -198,12 +215,8 @@ class ConversationService:
             if a.room.lobby_state == 1 and a.room.lobby_timer and 0 < a.room.lobby_timer <= now
         ]
         if expired:
-            with write_tx():
-                Room.update(lobby_state=0, lobby_timer=None, last_activity=now).where(
-                    Room.id.in_([r.id for r in expired]) & (Room.lobby_state == 1)
-                ).execute()
             for room in expired:
-                room.lobby_state, room.lobby_timer, room.last_activity = 0, None, now
+                access.expire_lobby(room, now, self.events, (ActorType.USERS, user.uid))
         partners = {}
         for a in attendees:
             if a.room.type == RoomType.ONE_TO_ONE:
@@ -225,6 +238,7 @@ class ConversationService:
             view.members = members.get(room.id, [])
             view.live_guests = guests.get(room.id, 0)
             views.append(view)
+        self.fill_chat(views, (ActorType.USERS, user.uid), base_url)
         return views
 
     def _v1_members(self, room_ids: list[int]) -> tuple[dict, dict]:
@@ -351,6 +365,7 @@ class ConversationService:
                         for u in (user, target)
                     ]
                 ).execute()
+                self.events.emit(room, (ActorType.USERS, user.uid), "conversation_created")
         except peewee.IntegrityError:
             # another request created the pair first: the unique key holds, answer with that room
             existing = Room.get_or_none(Room.one_to_one_key == key)
@@ -371,6 +386,16 @@ class ConversationService:
                     )
                 ).on_conflict_ignore().execute()
         return room, self._user_attendee(room, user), target
+
+    def refill_one_to_one(self, room, now: int) -> None:
+        """Both users of a one-to-one are attendees again (owners) before a message is stored
+        (C10; upstream ``ensureOneToOneRoomIsFilled``). Call inside the write transaction."""
+        pair = [uid for uid in rules.one_to_one_pair(room) if accounts.find_user(uid) is not None]
+        for uid in pair:
+            user = accounts.find_user(uid)
+            Attendee.insert(
+                self._attendee_row(room.id, ActorType.USERS, uid, user.shown_name, ParticipantType.OWNER, now)
+            ).on_conflict_ignore().execute()
 
     def _user_attendee(self, room, user):
         return Attendee.get(
@@ -543,6 +568,13 @@ class ConversationService:
                     ),
                 )
             Attendee.insert_many(list(rows.values())).execute()
+            creator = (ActorType.USERS, user.uid)
+            self.events.emit(room, creator, "conversation_created")
+            for (actor_type, actor_id), _row in rows.items():
+                if actor_type == ActorType.USERS and actor_id != user.uid:
+                    self.events.emit(room, creator, "user_added", user={"type": actor_type, "id": actor_id})
+                elif actor_type == ActorType.GROUPS:
+                    self.events.emit(room, creator, "group_added", group=actor_id)
         log.info("room %s (type %d) created by %s", room.token, room.type, user.uid)
         for address in emails:
             self.platform.mailer.send_invitation(address, room.name, room.token, user.shown_name)
@@ -679,14 +711,17 @@ class ConversationService:
 
     # --- mutations --------------------------------------------------------------------------
 
-    def _save(self, room, touch: bool, **changes) -> None:
-        """Store room columns (and ``lastActivity`` when the event is a system-message event)."""
+    def _save(self, room, touch: bool, event=None, ctx=None, **changes) -> None:
+        """Store room columns (and ``lastActivity`` when the event is a system-message event);
+        ``event`` is ``(name, parameters)`` of the system message the change posts."""
         if touch:
             changes["last_activity"] = self.now()
         with write_tx():
             Room.update(**changes).where(Room.id == room.id).execute()
-        for name, value in changes.items():
-            setattr(room, name, value)
+            for name, value in changes.items():
+                setattr(room, name, value)
+            if event is not None:
+                self.events.emit(room, actor_of(ctx), event[0], **event[1])
 
     def _no_one_to_one(self, room) -> None:
         if room.type in ONE_TO_ONE_TYPES:
@@ -703,7 +738,9 @@ class ConversationService:
             raise BadRequest("event")
         name = clean_text(name, MAX_NAME_LENGTH, "value", allow_empty=False)
         if name != room.name:
-            self._save(room, True, name=name)
+            old = room.name
+            event = ("conversation_renamed", {"oldName": old, "newName": name}) if old else None
+            self._save(room, True, event, ctx, name=name)
 
     def set_description(self, ctx, description: str) -> None:
         room = ctx.room
@@ -714,7 +751,8 @@ class ConversationService:
             description, self.config["talk"]["description_max_length"], "value", allow_empty=True
         )
         if text != room.description:
-            self._save(room, True, description=text)
+            event = ("description_set", {"newDescription": text}) if text else ("description_removed", {})
+            self._save(room, True, event, ctx, description=text)
 
     def delete_room(self, ctx) -> None:
         room = ctx.room
@@ -736,7 +774,7 @@ class ConversationService:
             changes["password_hash"] = self.passwords.hash(password)
         elif self.config["talk"]["force_passwords"] and not room.password_hash:
             raise BadRequest("password", extra={"message": "Password needs to be set"})
-        self._save(room, True, **changes)
+        self._save(room, True, ("guests_allowed", {}), ctx, **changes)
 
     def make_private(self, ctx) -> None:
         room = ctx.room
@@ -755,7 +793,8 @@ class ConversationService:
                 )
                 & (Attendee.actor_type != ActorType.EMAILS)
             ).execute()
-        room.type, room.last_activity = RoomType.GROUP, now
+            room.type, room.last_activity = RoomType.GROUP, now
+            self.events.emit(room, actor_of(ctx), "guests_disallowed")
 
     def set_password(self, ctx, password: str) -> None:
         room = ctx.room
@@ -763,10 +802,10 @@ class ConversationService:
             raise BadRequest("type")
         if password == "":
             if room.password_hash:
-                self._save(room, True, password_hash=None)
+                self._save(room, True, ("password_removed", {}), ctx, password_hash=None)
             return
         self._validate_password(password, "value")
-        self._save(room, True, password_hash=self.passwords.hash(password))
+        self._save(room, True, ("password_set", {}), ctx, password_hash=self.passwords.hash(password))
 
     def set_read_only(self, ctx, state: int) -> None:
         room = ctx.room
@@ -774,7 +813,8 @@ class ConversationService:
         if state not in (0, 1):
             raise BadRequest("value")
         if state != room.read_only:
-            self._save(room, True, read_only=state)
+            event = ("read_only" if state else "read_only_off", {})
+            self._save(room, True, event, ctx, read_only=state)
 
     def set_listable(self, ctx, scope: int) -> None:
         room = ctx.room
@@ -782,7 +822,8 @@ class ConversationService:
         if scope not in (0, 1, 2):
             raise BadRequest("value")
         if scope != room.listable:
-            self._save(room, True, listable=scope)
+            event = (("listable_none", "listable_users", "listable_all")[scope], {})
+            self._save(room, True, event, ctx, listable=scope)
 
     def set_lobby(self, ctx, state: int, timer: int | None) -> None:
         room = ctx.room
@@ -793,8 +834,12 @@ class ConversationService:
             raise BadRequest("value")
         new_timer = timer if state == 1 and timer else None
         if state != room.lobby_state or new_timer != room.lobby_timer:
-            self._save(room, True, lobby_state=state, lobby_timer=new_timer)
-            access.expire_lobby(room, self.now())  # a timer already in the past ends it at once
+            event = None
+            if state != room.lobby_state:
+                event = ("lobby_non_moderators" if state else "lobby_none", {})
+            self._save(room, True, event, ctx, lobby_state=state, lobby_timer=new_timer)
+            # a timer already in the past ends it at once
+            access.expire_lobby(room, self.now(), self.events, actor_of(ctx))
 
     def set_default_permissions(self, ctx, mode: str, permissions: int) -> None:
         room = ctx.room
@@ -823,7 +868,11 @@ class ConversationService:
         if seconds < 0:
             raise BadRequest("value")
         if seconds != room.message_expiration:
-            self._save(room, True, message_expiration=seconds)
+            if seconds:
+                event = ("message_expiration_enabled", {"seconds": seconds})
+            else:
+                event = ("message_expiration_disabled", {"seconds": 0})
+            self._save(room, True, event, ctx, message_expiration=seconds)
 
     # --- attendee flags ---------------------------------------------------------------------
 
@@ -861,6 +910,7 @@ class ConversationService:
             Room.update(
                 avatar_kind=AVATAR_CUSTOM, avatar_version=Room.avatar_version + 1, last_activity=now
             ).where(Room.id == room.id).execute()
+            self.events.emit(room, actor_of(ctx), "avatar_set")
         room.avatar_kind, room.avatar_version, room.last_activity = (
             AVATAR_CUSTOM,
             room.avatar_version + 1,
@@ -879,6 +929,7 @@ class ConversationService:
                 avatar_version=Room.avatar_version + 1,
                 last_activity=now,
             ).where(Room.id == room.id).execute()
+            self.events.emit(room, actor_of(ctx), "avatar_set")
         room.avatar_kind, room.avatar_emoji, room.avatar_color = AVATAR_EMOJI, emoji, color or ""
         room.avatar_version += 1
         room.last_activity = now
@@ -895,6 +946,7 @@ class ConversationService:
                 avatar_version=Room.avatar_version + 1,
                 last_activity=now,
             ).where(Room.id == room.id).execute()
+            self.events.emit(room, actor_of(ctx), "avatar_removed")
         room.avatar_kind, room.avatar_emoji, room.avatar_color = AVATAR_DEFAULT, "", ""
         room.avatar_version += 1
         room.last_activity = now

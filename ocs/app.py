@@ -114,6 +114,11 @@ class Platform:
         self.cookie_name = config["session"]["cookie_name"]
         self.hooks = accounts.Hooks()  # account events that feature packages react to
 
+    def public_base(self, req) -> str:
+        """This server's address as the client reached it (scheme, host, base path)."""
+        scheme = "https" if getattr(req.context, "https", False) else req.scheme
+        return f"{scheme}://{req.netloc}{self.base_path}"
+
     # --- client address -------------------------------------------------------------------
 
     def _trusted(self, address: str) -> bool:
@@ -281,7 +286,8 @@ class PlatformMiddleware:
             if version not in rule.versions:
                 raise errors.UnknownRoute()
             ctx.api_version = version
-            ctx.talk_v4 = version == "v4"
+            # v4 routes, and routes that carry Talk's error keys in every version (chat, C1)
+            ctx.talk_v4 = version == "v4" or rule.extra.get("error_keys", False)
         if "token" in params and not TOKEN.match(params["token"]):
             raise errors.UnknownRoute()
         if rule.feature is not None and not registry.enabled(rule.feature):

@@ -166,6 +166,21 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
+_tx_state = threading.local()
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the outermost :func:`write_tx` has committed (never on rollback).
+
+    Outside a write transaction it runs at once. Used to wake long polls only when what they
+    wait for is visible to other connections."""
+    pending = getattr(_tx_state, "pending", None)
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
+
+
 @contextlib.contextmanager
 def write_tx():
     """A write transaction: ``BEGIN IMMEDIATE`` on SQLite so that read-then-write never fails.
@@ -173,15 +188,30 @@ def write_tx():
     On "disk full" or an I/O error SQLite rolls the transaction back by itself; peewee's own
     rollback then fails with "no transaction is active". The original error is raised instead,
     so that it is answered as the 503 it is."""
+    outermost = getattr(_tx_state, "pending", None) is None
+    if outermost:
+        _tx_state.pending = []
     tx = db.atomic("IMMEDIATE") if is_sqlite() else db.atomic()
+    committed = False
     try:
         with tx:
             yield tx
+        committed = True
     except (peewee.OperationalError, sqlite3.OperationalError) as exc:
         cause = _root_cause(exc)
         if cause is exc:
             raise
         raise cause from None
+    finally:
+        if outermost:
+            callbacks = _tx_state.pending
+            _tx_state.pending = None
+            if committed and not db.in_transaction():
+                for callback in callbacks:
+                    try:
+                        callback()
+                    except Exception:
+                        log.exception("after-commit callback failed")
 
 
 def is_unavailable_error(exc: BaseException) -> bool:

@@ -23,8 +23,10 @@ from conversations.constants import (
     Permission,
     RoomType,
 )
+from conversations.events import actor_of
 from conversations.models import Attendee, Room
 from conversations.service import clean_text, email_actor_id
+from ocs import db as dbm
 from ocs import throttle
 from ocs.accounts import service as accounts
 from ocs.accounts.models import GroupMember, User
@@ -36,6 +38,16 @@ from participants.models import TalkSession
 log = logging.getLogger("participants")
 
 PING_REFRESH_S = 30
+
+# (old type, new type) -> the system message a role change posts (chat.md §7.2)
+ROLE_EVENTS = {
+    (3, 2): "moderator_promoted",
+    (5, 2): "moderator_promoted",
+    (2, 3): "moderator_demoted",
+    (1, 3): "moderator_demoted",
+    (4, 6): "guest_moderator_promoted",
+    (6, 4): "guest_moderator_demoted",
+}
 MAX_GUEST_NAME = 64
 
 
@@ -53,6 +65,12 @@ class ParticipantService:
 
     def feature(self, name: str) -> bool:
         return self.platform.registry.enabled(name)
+
+    def _emit(self, room, actor, name: str, **parameters) -> None:
+        """Post a membership system message (never in one-to-one rooms, ``chat.md`` §7.2)."""
+        if room.type in ONE_TO_ONE_TYPES and name in ("user_added", "user_removed"):
+            return
+        self.conversations.events.emit(room, actor, name, **parameters)
 
     # --- the caller's Talk session ------------------------------------------------------------
 
@@ -178,9 +196,18 @@ class ParticipantService:
         with write_tx():
             if previous is not None:
                 TalkSession.delete().where(TalkSession.id == previous.id).execute()
+            # a concurrent leave may have removed a self-joined user or guest meanwhile: look
+            # again under the lock (the row stays locked on PostgreSQL until the session exists)
+            if attendee is not None and not self._still_there(attendee):
+                attendee = None
+            if prior_guest is not None and not self._still_there(prior_guest):
+                prior_guest = None
             if attendee is None and user is not None:
                 ptype = ParticipantType.USER if listable else ParticipantType.USER_SELF_JOINED
                 attendee = self._insert_attendee(room, ActorType.USERS, user.uid, user.shown_name, ptype, now)
+                if listable and attendee.participant_type == ParticipantType.USER:
+                    me = (ActorType.USERS, user.uid)
+                    self._emit(room, me, "user_added", user={"type": me[0], "id": me[1]}, by_self=True)
             elif attendee is None and prior_guest is not None:
                 attendee = prior_guest
             elif attendee is None:
@@ -202,6 +229,12 @@ class ParticipantService:
         if verified:
             self.cookies.rotate(req, resp, cookie)
         return RoomContext(room=room, attendee=attendee, user=user, session=session)
+
+    def _still_there(self, attendee) -> bool:
+        query = Attendee.select(Attendee.id).where(Attendee.id == attendee.id)
+        if not dbm.is_sqlite():
+            query = query.for_update()
+        return query.exists()
 
     def _insert_attendee(self, room, actor_type, actor_id, name, ptype, now):
         try:
@@ -313,7 +346,7 @@ class ParticipantService:
             if target is None:
                 raise NotFound("new-participant")
             with write_tx():
-                changed = self._add_users(room, [target], now)
+                changed = self._add_users(room, [target], now, actor_of(ctx))
                 if changed:
                     self._touch(room, now)
             return []
@@ -322,6 +355,15 @@ class ParticipantService:
             if group is None:
                 raise NotFound("new-participant")
             with write_tx():
+                existed = (
+                    Attendee.select()
+                    .where(
+                        (Attendee.room == room.id)
+                        & (Attendee.actor_type == ActorType.GROUPS)
+                        & (Attendee.actor_id == group.gid)
+                    )
+                    .exists()
+                )
                 created = (
                     Attendee.insert(
                         room=room.id,
@@ -339,7 +381,9 @@ class ParticipantService:
                     .join(GroupMember, on=(GroupMember.user == User.uid))
                     .where(GroupMember.group == group.gid)
                 )
-                changed = self._add_users(room, members, now)
+                if not existed:
+                    self._emit(room, actor_of(ctx), "group_added", group=group.gid)
+                changed = self._add_users(room, members, now, actor_of(ctx))
                 if created or changed:
                     self._touch(room, now)
             return []
@@ -388,8 +432,9 @@ class ParticipantService:
                     attendee.invited_address, ctx.room.name, ctx.room.token, inviter
                 )
 
-    def _add_users(self, room, users, now) -> bool:
-        """Add users as type 3 (self-joined ones become 3); one statement per kind of change."""
+    def _add_users(self, room, users, now, actor=("guests", "system")) -> bool:
+        """Add users as type 3 (self-joined ones become 3); one statement per kind of change.
+        Each added user gets a ``user_added`` system message."""
         if not users:
             return False
         uids = [u.uid for u in users]
@@ -412,12 +457,17 @@ class ParticipantService:
                 "display_name": u.shown_name,
                 "participant_type": int(ParticipantType.USER),
                 "created_at": now,
+                # what was said before they joined is not unread for them (upstream addUsers)
+                "last_read_message": room.last_message_id or 0,
             }
             for u in users
             if u.uid not in existing
         ]
         if rows:
             Attendee.insert_many(rows).on_conflict_ignore().execute()
+        added = [a.actor_id for a in existing.values() if a.id in upgrade] + [r["actor_id"] for r in rows]
+        for uid in added:
+            self._emit(room, actor, "user_added", user={"type": ActorType.USERS, "id": uid})
         return bool(rows or upgrade)
 
     def _touch(self, room, now) -> None:
@@ -442,22 +492,25 @@ class ParticipantService:
             return self.remove_self(ctx)
         if target.participant_type == ParticipantType.OWNER:
             raise Forbidden("owner")
-        self._remove(room, target)
+        self._remove(room, target, actor_of(ctx))
         return False
 
-    def _remove(self, room, target) -> None:
+    def _remove(self, room, target, actor=("guests", "system")) -> None:
         now = self.now()
         with write_tx():
             Attendee.delete().where(Attendee.id == target.id).execute()
+            if target.actor_type == ActorType.USERS:
+                self._emit(room, actor, "user_removed", user={"type": ActorType.USERS, "id": target.actor_id})
             if target.actor_type == ActorType.GROUPS:
+                self._emit(room, actor, "group_removed", group=target.actor_id)
                 members = [
                     m.user_id
                     for m in GroupMember.select(GroupMember.user).where(GroupMember.group == target.actor_id)
                 ]
-                self._drop_group_members(room, target.actor_id, members)
+                self._drop_group_members(room, target.actor_id, members, actor)
             self._touch(room, now)
 
-    def _drop_group_members(self, room, gid: str, candidates: list[str]) -> None:
+    def _drop_group_members(self, room, gid: str, candidates: list[str], actor=("guests", "system")) -> None:
         """Remove the type-3 users among ``candidates`` that no other group attendee of the room
         contains (upstream keeps this even for users who were also added individually)."""
         if not candidates:
@@ -480,12 +533,23 @@ class ParticipantService:
             }
         doomed = [u for u in candidates if u not in covered]
         if doomed:
+            gone = [
+                a.actor_id
+                for a in Attendee.select(Attendee.actor_id).where(
+                    (Attendee.room == room.id)
+                    & (Attendee.actor_type == ActorType.USERS)
+                    & Attendee.actor_id.in_(doomed)
+                    & (Attendee.participant_type == ParticipantType.USER)
+                )
+            ]
             Attendee.delete().where(
                 (Attendee.room == room.id)
                 & (Attendee.actor_type == ActorType.USERS)
                 & Attendee.actor_id.in_(doomed)
                 & (Attendee.participant_type == ParticipantType.USER)
             ).execute()
+            for uid in gone:
+                self._emit(room, actor, "user_removed", user={"type": ActorType.USERS, "id": uid})
 
     def remove_self(self, ctx) -> bool:
         """Leaving a conversation (§6). Returns True when the room was deleted."""
@@ -520,6 +584,9 @@ class ParticipantService:
                 Room.delete().where(Room.id == room.id).execute()
                 return True
             Attendee.delete().where(Attendee.id == me.id).execute()
+            if me.actor_type == ActorType.USERS and me.participant_type != ParticipantType.USER_SELF_JOINED:
+                mine = (me.actor_type, me.actor_id)
+                self._emit(room, mine, "user_removed", user={"type": mine[0], "id": mine[1]}, by_self=True)
             self._touch(room, self.now())
         return False
 
@@ -540,7 +607,7 @@ class ParticipantService:
             raise Forbidden()
         if target.participant_type == ParticipantType.OWNER:
             raise Forbidden()
-        self._remove(room, target)
+        self._remove(room, target, actor_of(ctx))
 
     def remove_guest_by_session(self, ctx, session_id: str) -> None:
         """v1–v3 ``DELETE …/participants/guests`` (§5.3)."""
@@ -552,7 +619,7 @@ class ParticipantService:
             raise BadRequest()
         if ctx.session is not None and ctx.session.id == session.id:
             raise Forbidden()
-        self._remove(room, session.attendee)
+        self._remove(room, session.attendee, actor_of(ctx))
 
     # --- roles --------------------------------------------------------------------------------
 
@@ -624,6 +691,11 @@ class ParticipantService:
                 changes["permissions"] = 0
             Attendee.update(changes).where(Attendee.id == target.id).execute()
             self._touch(room, self.now())
+            event = ROLE_EVENTS.get((int(current), int(new)))
+            if event is not None:
+                self._emit(
+                    room, actor_of(ctx), event, user={"type": target.actor_type, "id": target.actor_id}
+                )
         for name, value in changes.items():
             setattr(target, name, value)
 
@@ -671,6 +743,10 @@ class ParticipantService:
             changes["participant_type"] = int(ParticipantType.USER)
         with write_tx():
             Attendee.update(changes).where(Attendee.id == target.id).execute()
+            if "participant_type" in changes:  # a self-joined user became a member
+                self._emit(
+                    room, actor_of(ctx), "user_added", user={"type": target.actor_type, "id": target.actor_id}
+                )
         for name, v in changes.items():
             setattr(target, name, v)
         return target

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 ROLES = ("owner", "moderator", "user", "stranger", "anonymous")
 
+# chat routes address a message by id (Falcon's converter is part of the route template)
+MESSAGE = "/chat/{token}/{messageId:int(min=0, max=9223372036854775807)}"
+REACTION = "/reaction/{token}/{messageId:int(min=0, max=9223372036854775807)}"
+
 # (method, route template under /apps/spreed/api/{apiVersion}, concrete suffix, request kwargs,
 #  {state: statuses}) — concrete suffix is appended to /room/{token} for token routes.
 TOKEN_ROUTES = [
@@ -333,6 +337,91 @@ TOKEN_ROUTES += [
         {"version": "v1", "guest_path": True, "form": {"displayName": "G"}},
         {"G": "403 403 403 404 404", "P": "403 403 403 404 404", "O": "403 - 403 404 404"},
     ),
+    # --- chat (API v1 only, chat.md §1.2); "{msg}" is a fresh message by the owner ---------
+    (
+        "GET",
+        "/chat/{token}",
+        "/chat/{token}",
+        {"chat": True, "params": {"lookIntoFuture": 0}},
+        {"G": "200 200 200 404 404", "P": "200 200 200 404 404", "O": "200 - 200 404 404"},
+    ),
+    (
+        "POST",
+        "/chat/{token}",
+        "/chat/{token}",
+        {"chat": True, "form": {"message": "hello"}},
+        {"G": "201 201 201 404 404", "P": "201 201 201 404 404", "O": "201 - 201 404 404"},
+    ),
+    (
+        "DELETE",
+        "/chat/{token}",
+        "/chat/{token}",
+        {"chat": True},
+        {"G": "200 200 403 404 401", "P": "200 200 403 404 401", "O": "403 - 403 404 401"},
+    ),
+    (
+        "POST",
+        "/chat/{token}/read",
+        "/chat/{token}/read",
+        {"chat": True, "form": {"lastReadMessage": 1}},
+        {"G": "200 200 200 404 404", "P": "200 200 200 404 404", "O": "200 - 200 404 404"},
+    ),
+    (
+        "DELETE",
+        "/chat/{token}/read",
+        "/chat/{token}/read",
+        {"chat": True},
+        {"G": "200 200 200 404 404", "P": "200 200 200 404 404", "O": "200 - 200 404 404"},
+    ),
+    (
+        "GET",
+        "/chat/{token}/mentions",
+        "/chat/{token}/mentions",
+        {"chat": True, "params": {"search": ""}},
+        {"G": "200 200 200 404 404", "P": "200 200 200 404 404", "O": "200 - 200 404 404"},
+    ),
+    (
+        "PUT",
+        MESSAGE,
+        "/chat/{token}/{msg}",
+        {"chat": True, "form": {"message": "edited"}},
+        {"G": "200 200 403 404 404", "P": "200 200 403 404 404", "O": "200 - 403 404 404"},
+    ),
+    (
+        "DELETE",
+        MESSAGE,
+        "/chat/{token}/{msg}",
+        {"chat": True},
+        {"G": "200 200 403 404 404", "P": "200 200 403 404 404", "O": "200 - 403 404 404"},
+    ),
+    (
+        "GET",
+        MESSAGE + "/context",
+        "/chat/{token}/{msg}/context",
+        {"chat": True},
+        {"G": "200 200 200 404 404", "P": "200 200 200 404 404", "O": "200 - 200 404 404"},
+    ),
+    (
+        "GET",
+        REACTION,
+        "/reaction/{token}/{msg}",
+        {"chat": True},
+        {"G": "200 200 200 404 404", "P": "200 200 200 404 404", "O": "200 - 200 404 404"},
+    ),
+    (
+        "POST",
+        REACTION,
+        "/reaction/{token}/{msg}",
+        {"chat": True, "form": {"reaction": "👍"}},
+        {"G": "201 201 201 404 404", "P": "201 201 201 404 404", "O": "201 - 201 404 404"},
+    ),
+    (
+        "DELETE",
+        REACTION,
+        "/reaction/{token}/{msg}",
+        {"chat": True, "form": {"reaction": "👍"}, "react_first": True},
+        {"G": "200 200 200 404 404", "P": "200 200 200 404 404", "O": "200 - 200 404 404"},
+    ),
 ]
 
 # The roles that need a Talk session, in a public room (participants.md §14.1), in column order:
@@ -384,6 +473,18 @@ SESSION_ROLE_STATUSES = {
     ("PUT", "/room/{token}/attendees/permissions"): "403 200 403",
     ("PUT", "/room/{token}/attendees/permissions/all"): "403 400 403",
     ("POST", "/guest/{token}/name"): "200 200 403",
+    ("GET", "/chat/{token}"): "200 200 200",
+    ("POST", "/chat/{token}"): "201 201 201",
+    ("DELETE", "/chat/{token}"): "401 401 403",
+    ("POST", "/chat/{token}/read"): "404 404 200",
+    ("DELETE", "/chat/{token}/read"): "404 404 200",
+    ("GET", "/chat/{token}/mentions"): "200 200 200",
+    ("PUT", MESSAGE): "404 404 403",
+    ("DELETE", MESSAGE): "404 404 403",
+    ("GET", MESSAGE + "/context"): "200 200 200",
+    ("GET", REACTION): "200 200 200",
+    ("POST", REACTION): "201 201 201",
+    ("DELETE", REACTION): "200 200 200",
 }
 
 # State L, a listable group room, answers like G except for strangers (participants.md §14.2):

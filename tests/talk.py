@@ -30,12 +30,17 @@ def set_type(token: str, uid: str, participant_type: int) -> None:
 
 
 def snapshot(token: str):
-    """Everything a denied request must leave unchanged: the room row and its attendees."""
+    """Everything a denied request must leave unchanged: the room row, its attendees and its chat."""
+    from chat.models import ChatMessage
+
     room = Room.get_or_none(Room.token == token)
     if room is None:
         return None
     attendees = [a.__data__ for a in Attendee.select().where(Attendee.room == room.id).order_by(Attendee.id)]
-    return room.__data__, attendees
+    chat = [
+        m.__data__ for m in ChatMessage.select().where(ChatMessage.room == room.id).order_by(ChatMessage.id)
+    ]
+    return room.__data__, attendees, chat
 
 
 def meta(response) -> dict:

@@ -50,6 +50,18 @@ def attendee_id(token: str, uid: str) -> int:
     return Attendee.get((Attendee.room == room.id) & (Attendee.actor_id == uid)).id
 
 
+def owner_message(client, token: str) -> int:
+    """A fresh message by the owner, for routes that address one."""
+    r = client.ocs("POST", api("v1") + f"/chat/{token}", user="alice", form={"message": "by the owner"})
+    assert r.status_int == 201, r.text
+    return client.data(r)["id"]
+
+
+def chat_path(client, token: str, suffix: str) -> str:
+    msg = owner_message(client, token) if "{msg}" in suffix else 0
+    return api("v1") + suffix.format(token=token, msg=msg)
+
+
 def do(client, method, token, suffix, kwargs, uid, target):
     kwargs = dict(kwargs)
     version = kwargs.pop("version", "v4")
@@ -57,16 +69,22 @@ def do(client, method, token, suffix, kwargs, uid, target):
         kwargs["form"] = {
             k: (attendee_id(token, target) if v == "@tgt" else v) for k, v in kwargs["form"].items()
         }
+    if kwargs.pop("chat", False):
+        path = chat_path(client, token, suffix)
+        if kwargs.pop("react_first", False) and uid:
+            client.ocs("POST", path, user=uid, form=kwargs["form"])
+        return snapshot(token), client.ocs(method, path, user=uid, **kwargs)
+    before = snapshot(token)
     if kwargs.pop("guest_path", False):
-        return client.ocs(method, api(version) + f"/guest/{token}/name", user=uid, **kwargs)
+        return before, client.ocs(method, api(version) + f"/guest/{token}/name", user=uid, **kwargs)
     if kwargs.pop("avatar_upload", False):
-        return upload(client, token, png(2, 2), user=uid)
+        return before, upload(client, token, png(2, 2), user=uid)
     if kwargs.pop("raw", False):
         headers = {"Authorization": client_auth(uid)} if uid else {}
-        return client.test.get(
+        return before, client.test.get(
             f"/ocs/v2.php{api(version)}/room/{token}{suffix}?format=json", headers=headers, status="*"
         )
-    return client.ocs(method, api(version) + f"/room/{token}{suffix}", user=uid, **kwargs)
+    return before, client.ocs(method, api(version) + f"/room/{token}{suffix}", user=uid, **kwargs)
 
 
 def client_auth(uid):
@@ -91,10 +109,9 @@ def test_token_route_matrix(matrix_client, method, suffix, kwargs, state, expect
         token, second = fresh_room(client, state)
         uid = second if (state == "O" and role == "user") else UIDS[role]
         client.passwords.setdefault(uid, "pw") if uid else None
-        before = snapshot(token)
         # the target: a plain user in group/public rooms; in a one-to-one, the other owner
         target = "tgt" if state != "O" else (second if uid == "alice" else "alice")
-        r = do(client, method, token, suffix, kwargs, uid, target)
+        before, r = do(client, method, token, suffix, kwargs, uid, target)
         assert r.status_int == int(want), f"{role}: {r.status_int} {r.text[:200]}"
         if not 200 <= r.status_int < 300:
             assert snapshot(token) == before, role
@@ -133,12 +150,17 @@ SESSION_CASES = [
 ]
 
 
+def agent_owner(agent):
+    return agent.owner_client
+
+
 def session_agent(client, token: str, role: str) -> Guest:
     """A client holding a Talk session in ``token`` as a guest, guest moderator or self-joined user."""
     if role == "self_joined":
         agent = Guest(client.app, user="mallory")
     else:
         agent = Guest(client.app)
+    agent.owner_client = client
     data = agent.join(token).json["ocs"]["data"]
     if role == "guest_moderator":
         from conversations.models import Attendee
@@ -152,8 +174,14 @@ def do_as(agent: Guest, method, token, suffix, kwargs, target):
     version = kwargs.pop("version", "v4")
     form = {**kwargs.pop("params", {}), **kwargs.pop("form", {}), **kwargs.pop("json_body", {})}
     form = {k: (attendee_id(token, target) if v == "@tgt" else v) for k, v in form.items()}
+    if kwargs.pop("chat", False):
+        path = chat_path(agent_owner(agent), token, suffix)[len(api("v1")) :]
+        if kwargs.pop("react_first", False):
+            agent.call("POST", path, "v1", form)
+        return snapshot(token), agent.call(method, path, "v1", form or None)
+    before = snapshot(token)
     if kwargs.pop("guest_path", False):
-        return agent.call(method, f"/guest/{token}/name", version, form or None)
+        return before, agent.call(method, f"/guest/{token}/name", version, form or None)
     if kwargs.pop("avatar_upload", False):
         boundary = "XyZ"
         body = (
@@ -164,7 +192,7 @@ def do_as(agent: Guest, method, token, suffix, kwargs, target):
             + png(2, 2)
             + f"\r\n--{boundary}--\r\n".encode()
         )
-        return agent.call(
+        return before, agent.call(
             method,
             f"/room/{token}{suffix}",
             version,
@@ -172,7 +200,7 @@ def do_as(agent: Guest, method, token, suffix, kwargs, target):
             content_type=f"multipart/form-data; boundary={boundary}",
         )
     kwargs.pop("raw", None)
-    return agent.call(method, f"/room/{token}{suffix}", version, form or None)
+    return before, agent.call(method, f"/room/{token}{suffix}", version, form or None)
 
 
 @pytest.mark.parametrize(("method", "template", "suffix", "kwargs"), SESSION_CASES)
@@ -182,8 +210,7 @@ def test_session_roles_in_public_rooms(matrix_client, method, template, suffix, 
     for role, want in zip(SESSION_ROLES, expected.split(), strict=True):
         token, _ = fresh_room(client, "P")
         agent = session_agent(client, token, role)
-        before = snapshot(token)
-        r = do_as(agent, method, token, suffix, kwargs, "tgt")
+        before, r = do_as(agent, method, token, suffix, kwargs, "tgt")
         assert r.status_int == int(want), f"{role}: {r.status_int} {r.text[:200]}"
         if not 200 <= r.status_int < 300:
             assert snapshot(token) == before, role

@@ -109,14 +109,26 @@ def registry(**talk):
 
 
 def test_registry_advertises_only_provided_and_enabled_features_in_order():
-    reg = registry(features={"favorites": False})
+    reg = registry(features={"favorites": False, "message-expiration": False})
     assert reg.features() == []
     reg.provide("conversation-v4", "favorites", "empty-group-room", "message-expiration", "read-only-rooms")
     assert reg.features() == ["empty-group-room", "read-only-rooms", "conversation-v4"]
     assert reg.enabled("read-only-rooms") and not reg.enabled("favorites")
-    assert not reg.enabled("message-expiration")  # off by default
+    assert not reg.enabled("message-expiration")  # switched off
     with pytest.raises(ValueError):
         reg.provide("no-such-feature")
+
+
+def test_features_that_require_another_are_off_with_it():
+    reg = registry(features={"chat-v2": False})
+    reg.provide("chat-v2", "reactions", "edit-messages", requires="chat-v2")
+    assert reg.features() == []
+    on = registry()
+    on.provide("chat-v2", "reactions", "edit-messages", requires="chat-v2")
+    assert on.features() == ["chat-v2", "reactions", "edit-messages"]
+    partly = registry(features={"reactions": False})
+    partly.provide("chat-v2", "reactions", "edit-messages", requires="chat-v2")
+    assert partly.features() == ["chat-v2", "edit-messages"]
 
 
 def test_force_mute_is_a_compat_switch():

@@ -59,7 +59,8 @@ def test_android_startup(server):
             assert isinstance(room[key], int) and not isinstance(room[key], bool), key
         for key in ("isFavorite", "hasPassword", "unreadMention", "canLeaveConversation"):
             assert isinstance(room[key], bool), key
-        assert room["lastMessage"] == [] and isinstance(room["lobbyTimer"], int)
+        assert isinstance(room["lastMessage"], dict) and isinstance(room["lobbyTimer"], int)
+        assert isinstance(room["lastMessage"]["messageParameters"], dict | list)
 
 
 def test_ios_startup(server):

@@ -39,8 +39,10 @@ V1_KEYS = [
     "numGuests", "guestList", "lastMessage",
 ]  # fmt: skip
 
-# message-expiration is off by default (capabilities.md §3), so its field is absent by default
-DEFAULT_V4 = [k for k in V4_KEYS if k != "messageExpiration"]
+# with chat, message-expiration is on by default: every v4 key is present for participants
+DEFAULT_V4 = list(V4_KEYS)
+# non-participant views carry no lastMessage (chat.md §6.4, C13)
+NON_PARTICIPANT_V4 = [k for k in V4_KEYS if k != "lastMessage"]
 
 BOOLS = {
     "hasPassword", "hasCall", "canStartCall", "unreadMention", "unreadMentionDirect", "isFavorite",
@@ -75,8 +77,10 @@ def test_v4_keys_order_and_types(room):
             assert isinstance(value, bool), key
         elif key in STRINGS:
             assert isinstance(value, str), key
-        elif key in ("tagIds", "lastMessage"):
+        elif key == "tagIds":
             assert value == [], key
+        elif key == "lastMessage":
+            assert isinstance(value, dict) and value["messageType"] == "system", key
         else:
             assert isinstance(value, int) and not isinstance(value, bool), key
     assert data["participantType"] == 1
@@ -115,14 +119,13 @@ def test_public_non_participant_view(room):
     pub = create(client, "alice", roomType=3, roomName="Secret name", description="Secret", password="pw1")
     for user in (None, "carol"):
         data = client.data(get(client, pub["token"], user))
-        assert list(data) == DEFAULT_V4
+        assert list(data) == NON_PARTICIPANT_V4
         assert data["name"] == "" and data["displayName"] == "" and data["description"] == ""
         assert data["participantType"] == 4
         assert data["hasPassword"] is True
         assert data["sessionId"] == "0"
         assert data["permissions"] == 1 and data["attendeePermissions"] == 1
         assert data["notificationLevel"] == 3 and data["lastActivity"] == 0
-        assert data["lastMessage"] == []
 
 
 def test_listable_non_participant_view(room):
@@ -153,7 +156,8 @@ def test_lobby_waiting_view(room):
     client.ocs("PUT", api() + f"/room/{token}/webinar/lobby", user="alice", form={"state": 1})
     data = client.data(get(client, token, "bob"))
     assert data["lobbyState"] == 1 and data["participantType"] == 3
-    assert data["unreadMessages"] == 0 and data["canStartCall"] is False and data["lastMessage"] == []
+    assert data["unreadMessages"] == 0 and data["canStartCall"] is False
+    assert "lastMessage" not in data  # C13: the lobby-waiting view shows no message
 
 
 def test_include_last_message_false(room):
@@ -163,7 +167,7 @@ def test_include_last_message_false(room):
     )
     assert "lastMessage" not in data[0]
     data = client.data(client.ocs("GET", api() + "/room", user="alice"))
-    assert data[0]["lastMessage"] == []
+    assert data[0]["lastMessage"]["systemMessage"] == "user_added"  # bob joined after creation
 
 
 def test_xml_room_object(room):
@@ -171,7 +175,8 @@ def test_xml_room_object(room):
     text = get(client, token, "alice", fmt="xml").text
     assert "  <hasCall></hasCall>\n" in text
     assert "  <tagIds/>\n  <hasScheduledMessages>0</hasScheduledMessages>" in text
-    assert "  <lastMessage/>\n" in text
+    assert "  <lastMessage>\n   <id>" in text
+    assert "   <systemMessage>user_added</systemMessage>\n" in text
     assert "  <canLeaveConversation>1</canLeaveConversation>\n" in text
 
 
@@ -210,8 +215,8 @@ def test_feature_off_removes_fields_string_and_routes(make_client, feature, fiel
     assert feature not in caps["capabilities"]["spreed"]["features"]
 
 
-def test_message_expiration_is_off_by_default(make_client):
-    client = make_client()
+def test_message_expiration_can_be_switched_off(make_client):
+    client = make_client({"talk": {"features": {"message-expiration": False}}})
     client.add_user("alice", "pw")
     data = create(client, "alice")
     assert "messageExpiration" not in data
@@ -219,7 +224,7 @@ def test_message_expiration_is_off_by_default(make_client):
         "POST", api() + f"/room/{data['token']}/message-expiration", user="alice", form={"seconds": 3600}
     )
     assert r.status_int == 404 and r.json["ocs"]["meta"]["statuscode"] == 998
-    on = make_client({"talk": {"features": {"message-expiration": True}}})
+    on = make_client()  # on by default since chat purges expired messages itself
     r = on.ocs(
         "POST",
         api() + f"/room/{data['token']}/message-expiration",
