@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 
 import peewee
@@ -48,6 +49,7 @@ log = logging.getLogger("chat")
 ROW_FIELDS = [f.name if f.name != "room" else "room_id" for f in ChatMessage._meta.sorted_fields]
 ROW_COLUMNS = dbm.columns(ChatMessage)
 MENTION_ACTION = "talkMentions"
+PURGE_EVERY_S = 300
 MENTION_WINDOW_S = 24 * 3600
 MAX_GUEST_NAME = 64
 
@@ -75,6 +77,8 @@ class ChatService:
         self.waiters = waiters or Waiters()
         self.sleep = sleep
         self._row_sql: dict = {}
+        self._purge_lock = threading.Lock()
+        self._next_purge = 0.0
 
     def now(self) -> int:
         return int(self.platform.clock())
@@ -358,6 +362,7 @@ class ChatService:
         A poll that finds nothing waits for a new row without holding a database connection
         (C9): woken in-process after a commit, or by the per-process watcher within a second."""
         room = ctx.room
+        self.maybe_purge()
         if not future:
             return self.select(room, False, last_known, include_last_known, limit)
         attendee = ctx.attendee
@@ -913,6 +918,22 @@ class ChatService:
         return result[:limit]
 
     # --- expiry -----------------------------------------------------------------------------
+
+    def maybe_purge(self) -> None:
+        """Purge expired rows at most every five minutes per process, from ordinary requests:
+        no cron and no extra process (C15). Reads never depend on it."""
+        now = time.monotonic()
+        if now < self._next_purge or not self._purge_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_purge = now + PURGE_EVERY_S
+            removed = self.purge_expired()
+            if removed:
+                log.info("purged %d expired chat rows", removed)
+        except Exception as exc:  # a busy database: the next round tries again
+            log.warning("expired chat rows not purged: %s", exc.__class__.__name__)
+        finally:
+            self._purge_lock.release()
 
     def purge_expired(self, batch: int = 1000) -> int:
         """Delete expired rows in batches (C15); reads hide them already."""

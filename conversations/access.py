@@ -77,6 +77,27 @@ def expire_lobby(room: Room, now: int, events=None, actor=("guests", "system")) 
                 events.emit(room, actor, "lobby_timer_reached")
 
 
+def join_own_one_to_one(room: Room, user, now: int):
+    """C23: the second user of a one-to-one becomes its owner when they open it."""
+    if user.uid not in rules.one_to_one_pair(room):
+        return None
+    with write_tx():
+        Attendee.insert(
+            room=room.id,
+            actor_type=ActorType.USERS,
+            actor_id=user.uid,
+            display_name=user.shown_name,
+            participant_type=1,
+            created_at=now,
+            last_read_message=room.last_message_id or 0,
+        ).on_conflict_ignore().execute()
+    return Attendee.get_or_none(
+        (Attendee.room == room.id)
+        & (Attendee.actor_type == ActorType.USERS)
+        & (Attendee.actor_id == user.uid)
+    )
+
+
 def resolve(platform, req, token: str) -> RoomContext | None:
     """The room for this caller, or None when it does not exist for them."""
     room = Room.get_or_none(Room.token == token)
@@ -91,6 +112,8 @@ def resolve(platform, req, token: str) -> RoomContext | None:
             & (Attendee.actor_type == ActorType.USERS)
             & (Attendee.actor_id == user.uid)
         )
+    if attendee is None and user is not None and room.type == RoomType.ONE_TO_ONE:
+        attendee = join_own_one_to_one(room, user, int(platform.clock()))
     session, session_attendee = _session_attendee(platform, req, room)
     if attendee is None and user is None:
         attendee = session_attendee

@@ -357,13 +357,12 @@ class ConversationService:
                     last_activity=now,
                     created_at=now,
                 )
-                Attendee.insert_many(
-                    [
-                        self._attendee_row(
-                            room.id, ActorType.USERS, u.uid, u.shown_name, ParticipantType.OWNER, now
-                        )
-                        for u in (user, target)
-                    ]
+                # C23 (Talk >= 22): only the creator; the other user joins with the first
+                # message, or when they create or open the same one-to-one themselves
+                Attendee.insert(
+                    self._attendee_row(
+                        room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now
+                    )
                 ).execute()
                 self.events.emit(room, (ActorType.USERS, user.uid), "conversation_created")
         except peewee.IntegrityError:
@@ -376,15 +375,15 @@ class ConversationService:
         return 201, (room, self._user_attendee(room, user), target)
 
     def _fill_one_to_one(self, room, user, target):
-        """Re-add whichever of the pair left (as owner); idempotent under concurrency."""
+        """The caller creates an existing pair again: they are (again) an owner of it (C23);
+        idempotent under concurrency."""
         now = self.now()
         with write_tx():
-            for u in (user, target):
-                Attendee.insert(
-                    self._attendee_row(
-                        room.id, ActorType.USERS, u.uid, u.shown_name, ParticipantType.OWNER, now
-                    )
-                ).on_conflict_ignore().execute()
+            Attendee.insert(
+                self._attendee_row(
+                    room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now
+                )
+            ).on_conflict_ignore().execute()
         return room, self._user_attendee(room, user), target
 
     def refill_one_to_one(self, room, now: int) -> None:

@@ -30,6 +30,8 @@ def fresh_room(client, state: str) -> tuple[str, str]:
         partner = f"bob{fresh_room.counter}"
         client.add_user(partner, "pw")
         token = create(client, "alice", roomType=1, invite=partner)["token"]
+        # C23: the partner joins when they first open it
+        assert client.ocs("GET", api() + f"/room/{token}", user=partner, password="pw").status_int == 200
         return token, partner
     token = create(
         client,

@@ -82,18 +82,39 @@ def test_room_type_defaults_to_group_and_bad_types(users):
 
 
 def test_one_to_one_lifecycle(users):
+    """C23 (Talk >= 22): only the creator at first; the other user joins with the first message,
+    or when they create or open the same one-to-one."""
     r = users.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 1, "invite": "bob"})
     assert r.status_int == 201
     room = users.data(r)
     assert room["type"] == 1 and room["name"] == "bob" and room["displayName"] == "Bob B"
-    assert attendees(room["token"]) == [("users", "alice", 1), ("users", "bob", 1)]
-    # bob sees it right away, named after alice
-    bobs = users.data(users.ocs("GET", api() + "/room", user="bob"))
-    assert [(x["token"], x["name"], x["displayName"]) for x in bobs] == [(room["token"], "alice", "Alice A")]
-    # creating again, from either side, answers the same room with 200
+    assert attendees(room["token"]) == [("users", "alice", 1)]
+    assert users.data(users.ocs("GET", api() + "/room", user="bob")) == []  # not in bob's list yet
+    # creating again, from either side, answers the same room with 200 and adds the caller
     again = users.ocs("POST", api() + "/room", user="bob", json_body={"roomType": 1, "invite": "alice"})
     assert again.status_int == 200 and users.data(again)["token"] == room["token"]
+    assert attendees(room["token"]) == [("users", "alice", 1), ("users", "bob", 1)]
+    bobs = users.data(users.ocs("GET", api() + "/room", user="bob"))
+    assert [(x["token"], x["name"], x["displayName"]) for x in bobs] == [(room["token"], "alice", "Alice A")]
     assert Room.select().count() == 1
+
+
+def test_one_to_one_partner_joins_with_the_first_message_or_by_opening_it(users):
+    token = users.data(
+        users.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 1, "invite": "bob"})
+    )["token"]
+    r = users.ocs("POST", api("v1") + f"/chat/{token}", user="alice", form={"message": "hi bob"})
+    assert r.status_int == 201
+    assert attendees(token) == [("users", "alice", 1), ("users", "bob", 1)]
+    bobs = users.data(users.ocs("GET", api() + "/room", user="bob"))
+    assert bobs[0]["token"] == token and bobs[0]["unreadMessages"] == 1
+    other = users.data(
+        users.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 1, "invite": "carol"})
+    )
+    assert users.ocs("GET", api() + f"/room/{other['token']}", user="carol").status_int == 200
+    assert attendees(other["token"]) == [("users", "alice", 1), ("users", "carol", 1)]
+    # nobody else gets in that way
+    assert users.ocs("GET", api() + f"/room/{other['token']}", user="bob").status_int == 404
 
 
 def test_one_to_one_errors(users):
@@ -111,10 +132,10 @@ def test_one_to_one_via_participants_and_readd_after_leaving(users):
         "POST", api() + "/room", user="alice", json_body={"roomType": 1, "participants": {"users": ["bob"]}}
     )
     token = users.data(r)["token"]
-    Attendee.delete().where(Attendee.actor_id == "bob").execute()  # bob left
+    Attendee.delete().where(Attendee.actor_id == "alice").execute()  # alice left
     r = users.ocs("POST", api() + "/room", user="alice", json_body={"roomType": 1, "invite": "bob"})
     assert r.status_int == 200
-    assert attendees(token) == [("users", "alice", 1), ("users", "bob", 1)][:1] + [("users", "bob", 1)]
+    assert attendees(token) == [("users", "alice", 1)]
 
 
 def test_names(users):

@@ -25,6 +25,7 @@ def test_order_is_join_order(people):
     a = create(people, "bob", roomName="B first", participants={"users": ["alice"]})
     b = create(people, "alice", roomName="A own")
     c = create(people, "carol", roomType=1, invite="alice")
+    people.ocs("POST", api("v1") + f"/chat/{c['token']}", user="carol", form={"message": "hi"})  # C23
     tokens = [x["token"] for x in people.data(listing(people))]
     assert tokens == [a["token"], b["token"], c["token"]]
 
@@ -36,6 +37,7 @@ def test_modified_since(make_client):
         client.add_user(uid, "pw")
     old = create(client, "alice", roomName="Old")
     one = create(client, "alice", roomType=1, invite="bob")
+    client.ocs("GET", api() + f"/room/{one['token']}", user="bob")  # C23: bob opens it and joins
     clock[0] += 100
     r = listing(client)
     before = int(r.headers["X-Nextcloud-Talk-Modified-Before"])

@@ -18,6 +18,7 @@ def world(client):
     client.add_user("root", "pw", groups=["admin"])
     group = create(client, "alice", roomName="Private plans", participants={"users": ["bob"]})
     one = create(client, "alice", roomType=1, invite="bob")
+    client.ocs("GET", api() + f"/room/{one['token']}", user="bob")  # C23: bob opens it and joins
     public = create(client, "alice", roomType=3, roomName="Public secret name", description="hidden")
     return client, group["token"], one["token"], public["token"]
 

@@ -148,6 +148,8 @@ def test_nc_py_api_conversation_lifecycle(seeded):
     assert nc.talk.modified_since > 0
     future = nc.talk.modified_since + 2  # rooms changed in the same second are included again
     assert [c.token for c in nc.talk.get_user_conversations(modified_since=future)] == []
+    assert bob.talk.get_user_conversations() == []  # C23: not bob's until he opens it or is written to
+    assert bob.talk.get_conversation_by_token(one.token).display_name == "Admin One"  # opening joins
     assert [c.display_name for c in bob.talk.get_user_conversations()] == ["Admin One"]
     nc.talk.rename_conversation(group, "Renamed")
     nc.talk.set_conversation_description(group, "About")

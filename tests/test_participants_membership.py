@@ -189,6 +189,7 @@ def test_add_group_and_email_and_self_joined_upgrade(team):
     client.ocs("POST", api() + f"/room/{token}/participants", user="alice", form={"newParticipant": "dave"})
     assert ("users", "dave", 3) in attendees(token)
     one = create(client, "alice", roomType=1, invite="carol")["token"]
+    client.ocs("GET", api() + f"/room/{one}", user="carol")  # C23: carol opens it and joins
     r = client.ocs("POST", api() + f"/room/{one}/participants", user="alice", form={"newParticipant": "dave"})
     assert r.status_int == 400 and client.data(r) == {"error": "room-type"}
     r = client.ocs("POST", api() + f"/room/{token}/participants", user="alice", form={"source": "users"})
@@ -299,6 +300,7 @@ def test_leaving(team):
     assert client.ocs("DELETE", api() + f"/room/{token}/participants/self", user="alice").status_int == 200
     assert Room.get_or_none(Room.token == token) is None
     one = create(client, "alice", roomType=1, invite="bob")["token"]
+    client.ocs("GET", api() + f"/room/{one}", user="bob")  # C23: bob opens it and joins
     assert client.ocs("DELETE", api() + f"/room/{one}/participants/self", user="alice").status_int == 200
     assert [a[1] for a in attendees(one)] == ["bob"]
     assert (
@@ -397,6 +399,7 @@ def test_promote_demote_special_cases(team):
     )
     assert r.status_int == 400 and client.data(r) == {"error": "actor-type"}
     one = create(client, "alice", roomType=1, invite="carol")["token"]
+    client.ocs("GET", api() + f"/room/{one}", user="carol")  # C23: carol opens it and joins
     r = client.ocs(
         "POST", api() + f"/room/{one}/moderators", user="alice", form={"attendeeId": aid(one, "carol")}
     )
