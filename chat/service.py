@@ -384,6 +384,8 @@ class ChatService:
                 if remaining <= 0:
                     return []
                 dbm.release_connection()  # C9: never hold a connection while waiting
+                if dbm.is_sqlite():
+                    dbm.db.close()  # nor this thread's SQLite handle: hundreds may wait at once
                 if waiter.wait(remaining):
                     rows = self.select(room, True, last_known, include_last_known, limit)
                     if rows:
@@ -701,7 +703,13 @@ class ChatService:
             last_edited_time=now,
         )
         with write_tx():
-            ChatMessage.update(message=text, meta=dumps(meta)).where(ChatMessage.id == row.id).execute()
+            changed = (
+                ChatMessage.update(message=text, meta=dumps(meta))
+                .where((ChatMessage.id == row.id) & (ChatMessage.verb == COMMENT))
+                .execute()
+            )
+            if not changed:  # deleted meanwhile by a concurrent request
+                raise OCSError("message", status=405, message="Method not allowed")
             row.message, row.meta = text, dumps(meta)
             system_row = self._system(
                 room, self.actor(ctx), "message_edited", now, parent=row, message=row.id
