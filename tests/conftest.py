@@ -192,7 +192,10 @@ def live_server(database_url, tmp_path):
     root = Path(__file__).resolve().parent.parent
     started = []
 
-    def start(workers: int = 2, threads: int = 2, env: dict | None = None) -> LiveServer:
+    def start(
+        workers: int = 2, threads: int = 2, env: dict | None = None, worker_class: str = "gevent"
+    ) -> LiveServer:
+        """The README's serving model (gevent) unless ``worker_class`` says otherwise."""
         port = free_port()
         run_env = {k: v for k, v in os.environ.items() if not k.startswith("TALK_")}
         run_env.update(
@@ -216,10 +219,13 @@ def live_server(database_url, tmp_path):
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
-                "--threads",
-                str(threads),
+                *(
+                    ["--threads", str(threads)]
+                    if worker_class == "gthread"
+                    else ["--worker-connections", "1000"]
+                ),
                 "--worker-class",
-                "gthread",
+                worker_class,
                 "--timeout",
                 "30",
             ],
