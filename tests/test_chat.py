@@ -605,3 +605,52 @@ def test_moderators_cannot_edit_others_in_one_to_one(client):
     r = client.ocs("PUT", chat_url(token, f"/{message['id']}"), user="alice", form={"message": "x"})
     assert (r.status_int, client.data(r)) == (403, {"error": "permission"})
     set_type(token, "alice", 1)
+
+
+def test_guest_mention_rate_limit(team):
+    from ocs.throttle import BruteforceAttempt
+
+    client, token = team
+    guest = Guest(client.app)
+    guest.join(token)
+    r = guest.call("POST", f"/chat/{token}", "v1", {"message": "hi @bob"})
+    assert r.status_int == 201
+    now = int(time.time())
+    for _ in range(49):
+        BruteforceAttempt.create(
+            action="talkMentions", occurred=now, ip="203.0.113.5", subnet="203.0.113.5/32", metadata="{}"
+        )
+    r = guest.call("POST", f"/chat/{token}", "v1", {"message": "again @bob"})
+    assert r.status_int == 429 and r.json["ocs"]["data"] == {"error": "mentions"}
+    assert guest.call("POST", f"/chat/{token}", "v1", {"message": "no mention"}).status_int == 201
+    assert post(client, token, "users are not limited @bob").status_int == 201
+
+
+def test_context_around_a_message(team):
+    client, token = team
+    ids = [client.data(post(client, token, f"m{i}"))["id"] for i in range(7)]
+    r = client.ocs("GET", chat_url(token, f"/{ids[3]}/context"), user="bob", params={"limit": 3})
+    assert [m["id"] for m in client.data(r)] == ids[1:7]  # 2 before, the message, 3 after
+    assert r.headers["X-Chat-Last-Given"] == str(ids[6])
+    r = client.ocs("GET", chat_url(token, f"/{ids[3]}/context"), user="bob", params={"limit": 1})
+    assert [m["id"] for m in client.data(r)] == ids[3:5]
+
+
+def test_lobby_timer_and_avatar_messages(team):
+    client, token = team
+    past = int(time.time()) - 5
+    client.ocs("PUT", api() + f"/room/{token}/webinar/lobby", user="alice", form={"state": 1})
+    Room.update(lobby_timer=past).where(Room.token == token).execute()
+    client.ocs("GET", api() + f"/room/{token}", user="bob")  # bob's request notices the timer
+    client.ocs("POST", api("v1") + f"/room/{token}/avatar/emoji", user="alice", form={"emoji": "🚀"})
+    client.ocs("DELETE", api("v1") + f"/room/{token}/avatar", user="alice")
+    rows = client.data(history(client, token, user="carol", limit=4))
+    assert [m["systemMessage"] for m in rows] == [
+        "avatar_removed",
+        "avatar_set",
+        "lobby_timer_reached",
+        "lobby_non_moderators",
+    ]
+    assert rows[2]["message"] == "The conversation is now open to everyone"
+    assert rows[2]["actorId"] == "bob"
+    assert rows[1]["message"] == "{actor} set the conversation picture"

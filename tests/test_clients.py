@@ -113,3 +113,137 @@ def test_lobby_walk(client):
     )
     assert bob.leave(token).status_int == 200
     assert client.ocs("GET", api() + f"/room/{token}/participants", user="alice").status_int == 200
+
+
+# --- opening a conversation (chat-v2): join, first history page, long poll, post, read, leave ---
+
+MESSAGE_TYPES = {
+    "id": int,
+    "token": str,
+    "actorType": str,
+    "actorId": str,
+    "actorDisplayName": str,
+    "timestamp": int,
+    "message": str,
+    "systemMessage": str,
+    "messageType": str,
+    "isReplyable": bool,
+    "referenceId": str,
+    "expirationTimestamp": int,
+    "markdown": bool,
+}
+
+
+def check_message(message):
+    """What the apps' message models parse: types, and ``[]``/``{}`` for empty containers."""
+    for key, kind in MESSAGE_TYPES.items():
+        assert isinstance(message[key], kind) and not (kind is int and isinstance(message[key], bool)), key
+    assert message["messageParameters"] == [] or isinstance(message["messageParameters"], dict)
+    assert isinstance(message["reactions"], dict)
+
+
+def open_conversation(server, headers, version):
+    """The requests an app sends when a user opens a conversation and writes in it."""
+    import threading
+
+    auth = {**headers, "Authorization": basic("bob", "pw")}
+    rooms = server.test.get(f"/ocs/v2.php/apps/spreed/api/{version}/room", headers=auth).json["ocs"]["data"]
+    room = next(r for r in rooms if r["name"] == "Team")
+    token = room["token"]
+    assert room["unreadMessages"] == 1 and room["lastMessage"]["message"] == "welcome, bob"
+    features = server.test.get("/ocs/v2.php/cloud/capabilities", headers=auth).json["ocs"]["data"]
+    assert "chat-v2" in features["capabilities"]["spreed"]["features"]
+    joined = server.test.post(
+        f"/ocs/v2.php/apps/spreed/api/{version}/room/{token}/participants/active",
+        params={"force": "true"},
+        headers=auth,
+    )
+    assert joined.status_int == 200
+    base = f"/ocs/v2.php/apps/spreed/api/v1/chat/{token}"
+    first = server.test.get(
+        base,
+        params={
+            "lookIntoFuture": 0,
+            "limit": 100,
+            "setReadMarker": 1,
+            "includeLastKnown": 1,
+            "lastKnownMessageId": room["lastReadMessage"] if room["lastReadMessage"] > 0 else 0,
+        },
+        headers=auth,
+    )
+    assert first.status_int == 200
+    messages = first.json["ocs"]["data"]
+    for message in messages:
+        check_message(message)
+    last_given = int(first.headers["X-Chat-Last-Given"])
+    assert "X-Chat-Last-Common-Read" in first.headers
+    newest = max(m["id"] for m in messages)
+    result = {}
+
+    def poll():
+        r = server.test.get(
+            base,
+            params={
+                "lookIntoFuture": 1,
+                "timeout": 30,
+                "limit": 100,
+                "setReadMarker": 1,
+                "includeLastKnown": 0,
+                "lastKnownMessageId": newest,
+                "lastCommonReadId": first.headers["X-Chat-Last-Common-Read"],
+            },
+            headers=auth,
+            status="*",
+        )
+        result["response"] = r
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    import time
+
+    time.sleep(0.3)
+    posted = server.test.post(
+        base,
+        params={
+            "message": "hello from the app",
+            "actorDisplayName": "",
+            "referenceId": "a" * 64,
+            "replyTo": str(newest),
+            "silent": "false",
+        },
+        headers=auth,
+    )
+    assert posted.status_int == 201
+    mine = posted.json["ocs"]["data"]
+    check_message(mine)
+    assert mine["parent"]["id"] == newest and mine["referenceId"] == "a" * 64
+    waiter.join(10)
+    polled = result["response"]
+    assert polled.status_int == 200
+    assert [m["id"] for m in polled.json["ocs"]["data"]] == [mine["id"]]
+    assert int(polled.headers["X-Chat-Last-Given"]) == mine["id"]
+    read = server.test.post(base + "/read", params={"lastReadMessage": mine["id"]}, headers=auth)
+    assert read.status_int == 200 and read.json["ocs"]["data"]["unreadMessages"] == 0
+    left = server.test.delete(
+        f"/ocs/v2.php/apps/spreed/api/{version}/room/{token}/participants/active", headers=auth
+    )
+    assert left.status_int == 200
+    assert last_given <= newest
+
+
+@pytest.fixture
+def chatting(server):
+    token = next(
+        r for r in server.data(server.ocs("GET", api() + "/room", user="alice")) if r["name"] == "Team"
+    )["token"]
+    r = server.ocs("POST", api("v1") + f"/chat/{token}", user="alice", form={"message": "welcome, bob"})
+    assert r.status_int == 201
+    return server
+
+
+def test_android_opens_a_conversation(chatting):
+    open_conversation(chatting, ANDROID, "v4")
+
+
+def test_ios_opens_a_conversation(chatting):
+    open_conversation(chatting, IOS, "v4")

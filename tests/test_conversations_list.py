@@ -68,7 +68,65 @@ def test_headers_on_every_version(people, version):
     assert people.data(r) == []
 
 
-def seed(owner: str, partner: str, count: int) -> None:
+def add_chat(room, owner: str, partner: str, now: int) -> None:
+    """A busy room: a guest, a message mentioning the owner and everybody, a reply by the guest,
+    the owner's reaction, and a system message; the owner has read none of it."""
+    import json
+
+    from chat.models import ChatMessage
+
+    guest = f"g{room.id:039d}"
+    Attendee.create(
+        room=room.id,
+        actor_type="guests",
+        actor_id=guest,
+        display_name="Gus",
+        participant_type=4,
+        created_at=now,
+    )
+    meta = '{"can_mention_all":true}'
+    first = ChatMessage.create(
+        room=room.id,
+        actor_type="users",
+        actor_id=partner,
+        verb="comment",
+        message=f"hi @{owner} and @all",
+        created_at=now,
+        meta=meta,
+        reactions='{"👍":1}',
+    )
+    reply = ChatMessage.create(
+        room=room.id,
+        actor_type="guests",
+        actor_id=guest,
+        verb="comment",
+        message=f'@"guest/{guest}" says hi',
+        parent_id=first.id,
+        topmost_parent_id=first.id,
+        created_at=now,
+        meta="{}",
+    )
+    ChatMessage.create(
+        room=room.id,
+        actor_type="users",
+        actor_id=owner,
+        verb="reaction",
+        message="👍",
+        parent_id=first.id,
+        created_at=now,
+    )
+    system = json.dumps({"message": "user_added", "parameters": {"user": {"type": "users", "id": partner}}})
+    ChatMessage.create(
+        room=room.id, actor_type="users", actor_id=owner, verb="system", message=system, created_at=now
+    )
+    last = reply if room.id % 2 else first
+    Room.update(last_message_id=last.id).where(Room.id == room.id).execute()
+    Attendee.update(last_mention_message=first.id, last_mention_direct=first.id).where(
+        (Attendee.room == room.id) & (Attendee.actor_id == owner)
+    ).execute()
+
+
+def seed(owner: str, partner: str, count: int, chat: bool = False) -> None:
     """Fast fixture: ``count`` rooms of mixed types for ``owner`` (direct inserts)."""
     now = 1_700_000_000
     with dbm.write_tx():
@@ -103,14 +161,29 @@ def seed(owner: str, partner: str, count: int) -> None:
                     },
                 ]
             ).execute()
+            if chat:
+                add_chat(room, owner, f"{partner}{i}", now)
 
 
 @pytest.mark.parametrize("version", ["v4", "v1"])
-def test_statement_count_does_not_grow(people, version):
+@pytest.mark.parametrize("chat", [False, True], ids=["quiet", "with-chat"])
+def test_statement_count_does_not_grow(people, version, chat):
+    """C19: constant statements whatever the number of rooms, also with messages, mentions,
+    replies, guests and reactions in every room."""
     people.add_user("u10", "pw")
     people.add_user("u100", "pw")
-    seed("u10", "p", 10)
-    seed("u100", "q", 100)
+    seed("u10", "p", 10, chat)
+    seed("u100", "q", 100, chat)
+    if chat:
+        from ocs.accounts.models import User
+
+        User.insert_many(
+            [
+                {"uid": f"{p}{i}", "uid_lower": f"{p}{i}", "display_name": "", "created_at": 1}
+                for p, n in (("p", 10), ("q", 100))
+                for i in range(n)
+            ]
+        ).execute()
     dbm.release_connection()
     counts = {}
     for uid, size in (("u10", 10), ("u100", 100)):
@@ -118,9 +191,18 @@ def test_statement_count_does_not_grow(people, version):
         with count_queries() as counter:
             r = listing(people, user=uid, version=version)
         assert len(people.data(r)) == size
+        if chat:
+            rooms = people.data(r)
+            assert all(
+                room["lastMessage"]["messageType"] == "comment" for room in rooms if "lastMessage" in room
+            )
+            mentioned = [room for room in rooms if room.get("unreadMention")]
+            assert mentioned and all(room.get("unreadMentionDirect", True) for room in mentioned)
         counts[size] = counter.count
     assert counts[10] == counts[100], counts
-    assert counts[10] <= 7 + (2 if version == "v1" else 0)
+    # user, the join, partner names; with chat: last messages, unread counts, common read
+    # markers, the names they mention (users, guests), the caller's reactions; v1: its members
+    assert counts[10] <= 10 + (2 if version == "v1" else 0)
 
 
 def test_list_query_uses_the_actor_index(people):

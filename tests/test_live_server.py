@@ -298,3 +298,41 @@ def test_nc_py_api_participants_guests_lobby(seeded):
     nc.talk.leave_conversation(room)
     assert nc.talk.get_user_conversations() == []
     dbm.release_connection()
+
+
+def test_nc_py_api_chat(seeded):
+    """nc_py_api's chat methods: send, receive, reply, reactions, delete, and the read marker."""
+    from nc_py_api.talk import ConversationType
+
+    nc = Nextcloud(nextcloud_url=seeded.url, nc_auth_user="admin1", nc_auth_pass="adminpw")
+    bob = Nextcloud(nextcloud_url=seeded.url, nc_auth_user="bob", nc_auth_pass="bobpw")
+    room = nc.talk.create_conversation(ConversationType.GROUP, room_name="Chat room", invite="")
+    nc.ocs(
+        "POST",
+        f"/ocs/v2.php/apps/spreed/api/v4/room/{room.token}/participants",
+        json={"newParticipant": "bob"},
+    )
+    first = nc.talk.send_message("hello **bob**", room)
+    assert first.message == "hello **bob**" and first.actor_id == "admin1" and first.message_type == "comment"
+    reply = bob.talk.send_message("hi back", room.token, reply_to_message=first)
+    assert reply.actor_id == "bob"
+    history = nc.talk.receive_messages(room, limit=10)
+    comments = [m for m in history if m.message_type == "comment"]
+    assert [m.message for m in comments] == ["hi back", "hello **bob**"]
+    assert any(m.system_message == "user_added" for m in history)
+    reactions = bob.talk.react_to_message(first, "👍", room)
+    assert [r.actor_id for r in reactions["👍"]] == ["bob"]
+    assert [r.actor_id for r in nc.talk.get_message_reactions(first, conversation=room)["👍"]] == ["bob"]
+    assert bob.talk.delete_reaction(first, "👍", room) == {}
+    deleted = bob.talk.delete_message(reply, room)
+    assert deleted.system_message == "message_deleted"
+    newest = nc.talk.receive_messages(room, limit=1)[0]
+    bob.ocs(
+        "POST",
+        f"/ocs/v2.php/apps/spreed/api/v1/chat/{room.token}/read",
+        json={"lastReadMessage": newest.message_id},
+    )
+    listed = {c.token: c for c in bob.talk.get_user_conversations()}
+    assert listed[room.token].unread_messages_count == 0
+    last = listed[room.token].last_message  # the deleted reply: edits, deletes and reactions do not count
+    assert last.message_id == reply.message_id and last.message_type == "comment_deleted"
