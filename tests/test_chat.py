@@ -654,3 +654,27 @@ def test_lobby_timer_and_avatar_messages(team):
     assert rows[2]["message"] == "The conversation is now open to everyone"
     assert rows[2]["actorId"] == "bob"
     assert rows[1]["message"] == "{actor} set the conversation picture"
+
+
+def test_deleted_users_sensitive_rooms_and_edited_mentions(team):
+    client, token = team
+    client.add_user("root", "pw", groups=["admin"])
+    by_carol = client.data(post(client, token, "from carol", user="carol"))
+    assert client.ocs("DELETE", "/cloud/users/carol", user="root").status_int == 200
+    shown = {m["id"]: m for m in client.data(history(client, token))}[by_carol["id"]]
+    assert (shown["actorType"], shown["actorId"], shown["actorDisplayName"]) == (
+        "deleted_users",
+        "deleted_users",
+        "",
+    )
+    # an edit that adds a mention counts for the newly mentioned user
+    mine = client.data(post(client, token, "no mention yet"))
+    client.ocs("POST", chat_url(token, "/read"), user="bob")
+    assert room_of(client, token, "bob")["unreadMention"] is False
+    client.ocs("PUT", chat_url(token, f"/{mine['id']}"), user="alice", form={"message": "now @bob"})
+    bob = Attendee.get((Attendee.actor_id == "bob") & (Attendee.room == Room.get(Room.token == token).id))
+    assert bob.last_mention_message == mine["id"] and bob.last_mention_direct == mine["id"]
+    # sensitive rooms show no last message
+    client.ocs("POST", api() + f"/room/{token}/sensitive", user="bob")
+    assert "lastMessage" not in room_of(client, token, "bob")
+    assert "lastMessage" in room_of(client, token, "alice")
