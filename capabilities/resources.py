@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-import falcon
-
 from ocs import envelope, formats
 from ocs.accounts import service as accounts
 from ocs.app import PUBLIC, policy
@@ -48,11 +46,6 @@ class CapabilitiesResource:
         etag = '"' + hashlib.md5(formats.dump_json(data).encode("ascii")).hexdigest() + '"'  # noqa: S324
         resp.set_header("ETag", etag)
         if req.get_header("If-None-Match") == etag:
-            if req.context.ocs_version == 2:
-                resp.status = falcon.HTTP_304
-                resp.content_type = None
-                resp.text = None
-                return
-            envelope.respond(req, resp, data, status=304)
+            envelope.not_modified(req, resp, data)
             return
         envelope.respond(req, resp, data)

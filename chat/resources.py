@@ -3,8 +3,6 @@ service, respond (``chat.md`` §1.2)."""
 
 from __future__ import annotations
 
-import falcon
-
 from chat.constants import (
     CONTEXT_LIMIT_DEFAULT,
     CONTEXT_LIMIT_MAX,
@@ -185,12 +183,7 @@ class ChatResource(ChatResourceBase):
 
 def not_modified(req, resp) -> None:
     """No new messages: an empty 304 on OCS v2, statuscode 304 with ``null`` on v1 (§4.4)."""
-    if req.context.ocs_version == 2:
-        resp.status = falcon.HTTP_304
-        resp.content_type = None
-        resp.text = None
-        return
-    envelope.respond(req, resp, None, status=304)
+    envelope.not_modified(req, resp, None)
 
 
 class MessageResource(ChatResourceBase):

@@ -763,14 +763,15 @@ class ChatService:
             raise BadRequest(None)
         return row
 
-    def react(self, ctx, message_id: int, emoji: str) -> int:
-        """``POST /reaction/{token}/{id}``: 201 new, 200 already there (§8.3)."""
+    def _reaction_target(self, ctx, message_id: int, emoji: str):
+        """(room, reacted row, actor, now) after the checks both reaction writes share."""
         if not is_single_emoji(emoji):
             raise BadRequest(None)
-        room = ctx.room
-        row = self._reactable(room, message_id)
-        actor = self.actor(ctx)
-        now = self.now()
+        return ctx.room, self._reactable(ctx.room, message_id), self.actor(ctx), self.now()
+
+    def react(self, ctx, message_id: int, emoji: str) -> int:
+        """``POST /reaction/{token}/{id}``: 201 new, 200 already there (§8.3)."""
+        room, row, actor, now = self._reaction_target(ctx, message_id, emoji)
         try:
             with write_tx():
                 self._insert(
@@ -789,12 +790,8 @@ class ChatService:
         return 201
 
     def unreact(self, ctx, message_id: int, emoji: str) -> None:
-        if not is_single_emoji(emoji):
-            raise BadRequest(None)
-        room = ctx.room
-        row = self._reactable(room, message_id)
-        actor = self.actor(ctx)
-        now = self.now()
+        """``DELETE /reaction/{token}/{id}``: 404 ``null`` when the caller has no such reaction."""
+        room, row, actor, now = self._reaction_target(ctx, message_id, emoji)
         with write_tx():
             changed = (
                 ChatMessage.update(verb=REACTION_DELETED)

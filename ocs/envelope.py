@@ -63,6 +63,16 @@ def respond(req, resp, data, status: int = 200) -> None:
     write(req, resp, data, status)
 
 
+def not_modified(req, resp, v1_data=None) -> None:
+    """Nothing new: an empty HTTP 304 on OCS v2; on v1 an HTTP 200 envelope with statuscode 304."""
+    if getattr(req.context, "ocs_version", 2) == 2:
+        resp.status = falcon.HTTP_304
+        resp.content_type = None
+        resp.text = None
+        return
+    write(req, resp, v1_data, 304)
+
+
 def error_data(req, error: errors.OCSError):
     """``data`` of an error answer: v4 Talk routes carry the error key, all others ``[]``."""
     if error.data is not errors.FRAMEWORK:
