@@ -20,8 +20,10 @@ from conversations import routes as conversation_routes
 from ocs import app as platform_app
 from ocs import auth, migrations, status
 from ocs import db as dbm
+from ocs import secret as server_secret
 from ocs.accounts import resources as account_resources
 from ocs.accounts import service as accounts
+from ocs.accounts.apppasswords import AppPasswords
 from ocs.accounts.passwords import Passwords
 from ocs.config import Config, load_config
 from ocs.mail import Mailer
@@ -80,11 +82,13 @@ def create_app(config=None, *, clock=time.time, sleep=time.sleep) -> TalkApp:
     config = resolve_config(config)
     setup_logging(config)
     init_database(config)
+    app_passwords = AppPasswords(server_secret.resolve(config), clock=clock)
     passwords = Passwords(config)
     throttler = Throttler(config, clock=clock, sleep=sleep)
     registry = Registry(config)
-    authenticator = auth.make_authenticator(config, passwords, throttler)
+    authenticator = auth.make_authenticator(config, passwords, throttler, app_passwords)
     platform = platform_app.Platform(config, passwords, throttler, authenticator, registry, clock=clock)
+    platform.app_passwords = app_passwords
     platform.mailer = Mailer(config)
 
     app = TalkApp(

@@ -22,6 +22,8 @@ CORE = {
 class CapabilitiesResource:
     def __init__(self, config, registry):
         self.registry = registry
+        # login §7.5: only for authenticated requests
+        self.core = {**CORE, "can-create-app-token": config["login"]["allow_app_password_creation"]}
         major, minor, micro = (int(p) for p in config["version"]["nextcloud"].split("."))
         self.version = {
             "major": major,
@@ -37,7 +39,7 @@ class CapabilitiesResource:
             capabilities = {"spreed": self.registry.spreed(False, False)}
         else:
             can_create = self.registry.can_create(accounts.user_groups(user))
-            capabilities = {"core": CORE, "spreed": self.registry.spreed(True, can_create)}
+            capabilities = {"core": self.core, "spreed": self.registry.spreed(True, can_create)}
         return {"version": self.version, "capabilities": capabilities}
 
     @policy(auth=PUBLIC)

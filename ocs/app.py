@@ -161,6 +161,7 @@ class PlatformMiddleware:
         incoming = req.get_header("X-Request-Id") or ""
         ctx.request_id = incoming if REQUEST_ID.match(incoming) else new_request_id()
         ctx.user = None
+        ctx.app_password_id = None  # set when the request authenticated with an app password
         ctx.fmt = None
         ctx.talk_v4 = False
         ctx.api_version = None

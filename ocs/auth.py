@@ -105,10 +105,13 @@ class CredentialCache:
 class BasicAuth:
     """HTTP Basic against local accounts, throttled (``login``) before any hash is computed."""
 
-    def __init__(self, passwords, throttler: throttling.Throttler, cache: CredentialCache):
+    def __init__(
+        self, passwords, throttler: throttling.Throttler, cache: CredentialCache, app_passwords=None
+    ):
         self.passwords = passwords
         self.throttler = throttler
         self.cache = cache
+        self.app_passwords = app_passwords
 
     def authenticate(self, req, client) -> User | None:
         header = req.get_header("Authorization")
@@ -125,6 +128,16 @@ class BasicAuth:
             if user is not None and user.credential_epoch == cached[1]:
                 return user
         earlier = self.throttler.precheck(client, throttling.LOGIN)
+        # app passwords first (login §9): one indexed lookup, never cached, so that a revoked
+        # one fails on the very next request in every worker (L7)
+        found = self.app_passwords.authenticate(login, password) if self.app_passwords is not None else None
+        if found is not None:
+            user = accounts.user_by_id(found[0])
+            if user is not None:
+                req.context.app_password_id = found[1]
+                if earlier:
+                    self.throttler.reset(client, throttling.LOGIN, {"user": user.uid})
+                return user
         user = accounts.verify_login(self.passwords, login, password)
         if user is None:
             log.info("login failed for %r from %s", login[:64], client.ip)
@@ -198,9 +211,10 @@ def import_callable(path: str):
     return function
 
 
-def make_authenticator(config, passwords, throttler):
+def make_authenticator(config, passwords, throttler, app_passwords=None):
     """The authenticator that ``auth.backend`` selects."""
-    basic = BasicAuth(passwords, throttler, CredentialCache(config["passwords"]["credential_cache_ttl"]))
+    cache = CredentialCache(config["passwords"]["credential_cache_ttl"])
+    basic = BasicAuth(passwords, throttler, cache, app_passwords)
     backend = config["auth"]["backend"]
     if backend == "trusted_header":
         return TrustedHeaderAuth(config, basic)

@@ -126,6 +126,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_body_bytes": Key(1048576, int, minimum=1024),
         "max_avatar_upload_bytes": Key(10485760, int, minimum=1024),
         "discard_body_bytes": Key(16777216, int, minimum=0),
+        "secret": Key(
+            "", check=lambda v: None if v == "" or len(v) >= 32 else "must be at least 32 characters"
+        ),
         "maintenance": Key(False, bool),
         "log_level": Key("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     },
@@ -154,6 +157,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "pool_max_connections": Key(8, int, minimum=1),
         "pool_stale_timeout": Key(300, int, minimum=1),
         "pool_wait_timeout": Key(10, int, minimum=0),
+    },
+    "login": {
+        "allow_app_password_creation": Key(True, bool),
     },
     "auth": {
         "backend": Key("local", choices=("local", "trusted_header", "callable")),
@@ -249,6 +255,8 @@ class Config:
         data["database"]["url"] = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
         if data["mail"]["smtp_password"]:
             data["mail"]["smtp_password"] = "***"  # noqa: S105 - the mask, not a password
+        if data["server"]["secret"]:
+            data["server"]["secret"] = "***"  # noqa: S105 - the mask
         return data
 
     def feature_on(self, feature: str) -> bool:

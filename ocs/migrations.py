@@ -43,7 +43,23 @@ def _throttle(d: Dialect) -> None:
     )
 
 
+def _app_passwords(d: Dialect) -> None:
+    d.run(
+        f"""CREATE TABLE app_passwords (
+            id {d.pk},
+            user_id {d.bigint} NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            login_name VARCHAR(64) NOT NULL,
+            name VARCHAR(128) NOT NULL DEFAULT '',
+            secret_hash CHAR(64) NOT NULL UNIQUE,
+            created_at {d.bigint} NOT NULL,
+            last_activity {d.bigint} NOT NULL,
+            last_rotated_at {d.bigint})""",
+        "CREATE INDEX app_passwords_user ON app_passwords (user_id)",
+    )
+
+
 MIGRATIONS = [
     Migration(1, "users, groups and memberships", _accounts),
     Migration(2, "brute-force attempts", _throttle),
+    Migration(3, "app passwords", _app_passwords),
 ]

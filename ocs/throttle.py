@@ -31,6 +31,7 @@ REQUEST_SLEEP_BUDGET_S = 25.0
 LOGIN = "login"
 ROOM_TOKEN = "talkRoomToken"  # noqa: S105 - an action name, not a secret
 ROOM_PASSWORD = "talkRoomPassword"  # noqa: S105 - an action name
+SUDO = "sudo"
 
 
 class BruteforceAttempt(BaseModel):

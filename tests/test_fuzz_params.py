@@ -82,6 +82,10 @@ CORE_ROUTES = [
     ("GET", "/cloud/groups/{groupId}", {}),
     ("PUT", "/cloud/groups/{groupId}", {"key": "displayname", "value": "Staff S"}),
     ("DELETE", "/cloud/groups/{groupId}", {}),
+    ("GET", "/core/getapppassword", {}),
+    ("DELETE", "/core/apppassword", {}),
+    ("POST", "/core/apppassword/rotate", {}),
+    ("PUT", "/core/apppassword/confirm", {"password": "pw"}),
 ]
 
 

@@ -336,3 +336,60 @@ def test_nc_py_api_chat(seeded):
     assert listed[room.token].unread_messages_count == 0
     last = listed[room.token].last_message  # the deleted reply: edits, deletes and reactions do not count
     assert last.message_id == reply.message_id and last.message_type == "comment_deleted"
+
+
+def test_revoked_app_password_is_refused_by_every_worker_at_once(seeded, tmp_path, database_url):
+    """Two workers, no cache for app passwords (L7): the next request after a revocation fails."""
+    headers = {"OCS-APIRequest": "true", "Accept": "application/json", "User-Agent": "Talk test"}
+    status, _, body = request(
+        seeded,
+        "GET",
+        "/ocs/v2.php/core/getapppassword",
+        headers={**headers, "Authorization": basic("bob", "bobpw")},
+    )
+    assert status == 200
+    token = json.loads(body)["ocs"]["data"]["apppassword"]
+    auth = {**headers, "Authorization": basic("bob", token)}
+    assert all(request(seeded, "GET", "/ocs/v2.php/cloud/user", headers=auth)[0] == 200 for _ in range(20))
+    status, _, _ = request(seeded, "DELETE", "/ocs/v2.php/core/apppassword", headers=auth)
+    assert status == 200
+    # every failure counts as a failed login: stay below the throttle's 10 attempts
+    refused = [request(seeded, "GET", "/ocs/v2.php/cloud/user", headers=auth)[0] for _ in range(7)]
+    assert refused == [401] * 7
+    # and rotation: the old secret is refused everywhere from the commit on
+    status, _, body = request(
+        seeded,
+        "GET",
+        "/ocs/v2.php/core/getapppassword",
+        headers={**headers, "Authorization": basic("bob", "bobpw")},
+    )
+    old = json.loads(body)["ocs"]["data"]["apppassword"]
+    status, _, body = request(
+        seeded,
+        "POST",
+        "/ocs/v2.php/core/apppassword/rotate",
+        headers={**headers, "Authorization": basic("bob", old)},
+    )
+    new = json.loads(body)["ocs"]["data"]["apppassword"]
+    assert [
+        request(
+            seeded, "GET", "/ocs/v2.php/cloud/user", headers={**headers, "Authorization": basic("bob", old)}
+        )[0]
+        for _ in range(2)
+    ] == [401] * 2
+    assert (
+        request(
+            seeded, "GET", "/ocs/v2.php/cloud/user", headers={**headers, "Authorization": basic("bob", new)}
+        )[0]
+        == 200
+    )
+    # no secret in the logs or in the database file
+    seeded.process.terminate()
+    seeded.process.wait(30)
+    logs = "".join(p.read_text() for p in tmp_path.glob("gunicorn-*.log"))
+    for secret in (token, old, new, "bobpw"):
+        assert secret not in logs
+    if database_url.startswith("sqlite"):
+        raw = b"".join(p.read_bytes() for p in tmp_path.glob("talk.db*"))
+        for secret in (token, old, new, "bobpw"):
+            assert secret.encode() not in raw

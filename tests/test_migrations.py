@@ -40,8 +40,8 @@ def test_upgrade_from_first_schema_keeps_data(bare_db):
         "VALUES ('Alice', 'alice', 'Alice A', 0, 0, 1)"
     )
     applied = dbm.migrate({"platform": migrations.MIGRATIONS})
-    assert applied == ["platform 2: brute-force attempts"]
-    assert dbm.schema_versions() == {"platform": 2}
+    assert applied == ["platform 2: brute-force attempts", "platform 3: app passwords"]
+    assert dbm.schema_versions() == {"platform": 3}
     assert "bruteforce_attempts" in tables()
     user = User.get(User.uid == "Alice")
     assert user.display_name == "Alice A"
@@ -58,7 +58,7 @@ def test_failed_migration_rolls_back(bare_db):
     with pytest.raises(RuntimeError):
         dbm.migrate({"platform": migrations.MIGRATIONS, "extra": [Migration(1, "broken", broken)]})
     assert "half_done" not in tables()
-    assert dbm.schema_versions() == {"platform": 2}
+    assert dbm.schema_versions() == {"platform": 3}
 
 
 def test_components_are_versioned_independently(bare_db):
@@ -76,7 +76,7 @@ def test_components_are_versioned_independently(bare_db):
             "extra": [Migration(1, "things", first), Migration(2, "size", second)],
         }
     )
-    assert dbm.schema_versions() == {"platform": 2, "extra": 2}
+    assert dbm.schema_versions() == {"platform": 3, "extra": 2}
     assert dbm.db.execute_sql("SELECT name, size FROM extra_things").fetchall() == [("kept", 0)]
 
 
@@ -107,7 +107,7 @@ def test_concurrent_startups_migrate_once(database_url):
     config = load_config(path=os.devnull, environ={}, overrides={"database": {"url": database_url}})
     dbm.db.initialize(dbm.make_database(config))
     try:
-        assert dbm.schema_versions() == {"platform": 2, "conversations": 2, "participants": 1, "chat": 1}
+        assert dbm.schema_versions() == {"platform": 3, "conversations": 2, "participants": 1, "chat": 1}
         assert dbm.db.execute_sql("SELECT COUNT(*) FROM user_groups").fetchone()[0] == 1
     finally:
         dbm.discard_connections()

@@ -139,6 +139,57 @@ def cmd_group_list(args, platform, environ):
     _emit(args, groups, lines)
 
 
+def _account(uid: str):
+    user = accounts.find_user(uid)
+    if user is None:
+        raise CommandError("user not found")
+    return user
+
+
+def cmd_auth_tokens_add(args, platform, environ):
+    """Nextcloud ``user:auth-tokens:add``: a new app password, printed once."""
+    user = _account(args.user)
+    if args.password_from_env or sys.stdin.isatty():
+        password = _password(args, environ)
+        if not accounts.verify_login(platform.passwords, user.uid, password):
+            raise CommandError("The password is not correct")
+    _row, plain = platform.app_passwords.create(user, args.name)
+    print("app password:")
+    print(plain)
+
+
+def cmd_auth_tokens_list(args, platform, environ):
+    """Nextcloud ``user:auth-tokens:list``: the user's app passwords (never their secrets)."""
+    user = _account(args.user)
+    rows = [
+        {"id": t.id, "name": t.name, "created": t.created_at, "lastActivity": t.last_activity, "type": 1}
+        for t in platform.app_passwords.of_user(user)
+    ]
+    header = f"{'id':>6}  {'name':<40}  {'created':>10}  {'last activity':>13}"
+    lines = [header] + [
+        f"{r['id']:>6}  {r['name'][:40]:<40}  {r['created']:>10}  {r['lastActivity']:>13}" for r in rows
+    ]
+    _emit(args, rows, lines)
+
+
+def cmd_auth_tokens_delete(args, platform, environ):
+    """Nextcloud ``user:auth-tokens:delete``: one app password by id, or all last used before a date."""
+    user = _account(args.uid)
+    tokens = platform.app_passwords.of_user(user)
+    if args.id is not None:
+        doomed = [t for t in tokens if t.id == args.id]
+        if not doomed:
+            raise CommandError("No token with that id found for this user")
+    elif args.last_used_before is not None:
+        doomed = [t for t in tokens if t.last_activity < args.last_used_before]
+    else:
+        raise CommandError("Either an id or --last-used-before is needed")
+    for token in doomed:
+        platform.app_passwords.delete(token.id)
+    if args.id is None:
+        print(f"Deleted {len(doomed)} app password(s)")
+
+
 def cmd_config_list(args, platform, environ):
     data = platform.config.masked()
     if args.output == "plain":
@@ -194,6 +245,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", choices=("plain", "json", "json_pretty"), default="plain")
     p.add_argument("-l", "--limit", type=int, default=500)
     p.add_argument("-o", "--offset", type=int, default=0)
+
+    p = command("user:auth-tokens:add", cmd_auth_tokens_add, "create an app password for a user")
+    p.add_argument("user")
+    p.add_argument(
+        "--password-from-env", action="store_true", help="confirm with the account password in $OC_PASS"
+    )
+    p.add_argument("--name", default="cli", help="the app password's name (default: cli)")
+
+    p = command("user:auth-tokens:list", cmd_auth_tokens_list, "list a user's app passwords")
+    p.add_argument("user")
+    p.add_argument("--output", choices=("plain", "json", "json_pretty"), default="plain")
+
+    p = command("user:auth-tokens:delete", cmd_auth_tokens_delete, "revoke app passwords of a user")
+    p.add_argument("uid")
+    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("--last-used-before", type=int, default=None, help="unix time: delete those unused since")
 
     p = command("config:list", cmd_config_list, "print the effective configuration, secrets masked")
     p.add_argument("--output", choices=("plain", "json", "json_pretty"), default="json_pretty")

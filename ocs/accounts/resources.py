@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ocs import envelope
+from ocs import envelope, throttle
 from ocs.accounts import service as accounts
 from ocs.app import ADMIN, USER, policy
-from ocs.errors import InvalidParameter, ProvisioningError
+from ocs.errors import Forbidden, InvalidParameter, ProvisioningError
 
 SUB_ADMIN = "Logged in account must be at least a sub admin"
 MAX_SEARCH = 1000
@@ -210,6 +210,10 @@ class GroupResource:
 def add_routes(app, platform) -> None:
     """Wire ``/cloud/user`` always and the provisioning subset when ``provisioning.enabled``."""
     app.add_route("/ocs/cloud/user", CurrentUserResource())
+    app.add_route("/ocs/core/getapppassword", AppPasswordCreateResource(platform))
+    app.add_route("/ocs/core/apppassword", AppPasswordResource(platform))
+    app.add_route("/ocs/core/apppassword/rotate", AppPasswordRotateResource(platform))
+    app.add_route("/ocs/core/apppassword/confirm", AppPasswordConfirmResource(platform))
     if not platform.config["provisioning"]["enabled"]:
         return
     app.add_route("/ocs/cloud/users", UsersResource(platform))
@@ -217,3 +221,75 @@ def add_routes(app, platform) -> None:
     app.add_route("/ocs/cloud/users/{userId}/groups", UserGroupsResource(platform))
     app.add_route("/ocs/cloud/groups", GroupsResource())
     app.add_route("/ocs/cloud/groups/{groupId}", GroupResource(platform))
+
+
+# --- app passwords (login §7) ----------------------------------------------------------------
+
+NO_APP_PASSWORD = "no app password in use"  # noqa: S105 - a message
+
+
+class AppPasswordCreateResource:
+    """``GET /core/getapppassword``: turn account-password credentials into an app password."""
+
+    def __init__(self, platform):
+        self.platform = platform
+
+    @policy(auth=USER)
+    def on_get(self, req, resp):
+        ctx = req.context
+        if ctx.app_password_id is not None:
+            # upstream's password confirmation answers before its own "cannot request" check
+            raise Forbidden(message="Password confirmation is required")
+        if not self.platform.config["login"]["allow_app_password_creation"]:
+            raise Forbidden(message="App password creation is disabled")
+        _row, plain = self.platform.app_passwords.create(ctx.user, req.get_header("User-Agent") or "")
+        envelope.respond(req, resp, {"apppassword": plain})
+
+
+class AppPasswordResource:
+    """``DELETE /core/apppassword``: revoke the app password of this request ("log out")."""
+
+    def __init__(self, platform):
+        self.platform = platform
+
+    @policy(auth=USER)
+    def on_delete(self, req, resp):
+        token_id = req.context.app_password_id
+        if token_id is None:
+            raise Forbidden(message=NO_APP_PASSWORD)
+        self.platform.app_passwords.delete(token_id)
+        envelope.respond(req, resp, [])
+
+
+class AppPasswordRotateResource:
+    """``POST /core/apppassword/rotate``: a new secret for the app password of this request."""
+
+    def __init__(self, platform):
+        self.platform = platform
+
+    @policy(auth=USER)
+    def on_post(self, req, resp):
+        token_id = req.context.app_password_id
+        if token_id is None:
+            raise Forbidden(message=NO_APP_PASSWORD)
+        envelope.respond(req, resp, {"apppassword": self.platform.app_passwords.rotate(token_id)})
+
+
+class AppPasswordConfirmResource:
+    """``PUT /core/apppassword/confirm``: check the account password (sudo mode upstream)."""
+
+    def __init__(self, platform):
+        self.platform = platform
+
+    @policy(auth=USER, throttle=(throttle.SUDO,))
+    def on_put(self, req, resp):
+        ctx = req.context
+        password = ctx.params.string("password", "")
+        user = ctx.user
+        ok = bool(password) and self.platform.passwords.verify(password, user.password_hash)[0]
+        metadata = {"loginName": user.uid}
+        if not ok:
+            self.platform.throttler.register(ctx.client, throttle.SUDO, metadata)
+            raise Forbidden(message="")
+        self.platform.throttler.reset(ctx.client, throttle.SUDO, metadata)
+        envelope.respond(req, resp, {"lastLogin": int(self.platform.clock())})
