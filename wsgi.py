@@ -17,6 +17,7 @@ from capabilities import resources as capability_resources
 from capabilities.registry import Registry
 from chat import routes as chat_routes
 from conversations import routes as conversation_routes
+from login import routes as login_routes
 from ocs import app as platform_app
 from ocs import auth, migrations, status
 from ocs import db as dbm
@@ -31,7 +32,7 @@ from ocs.throttle import Throttler
 from participants import routes as participant_routes
 
 # Feature packages, each with ``MIGRATIONS`` and ``register(app, platform)``; wired in order.
-FEATURES: list = [conversation_routes, participant_routes, chat_routes]
+FEATURES: list = [conversation_routes, participant_routes, chat_routes, login_routes]
 
 
 class TalkApp(falcon.App):
@@ -50,7 +51,7 @@ def setup_logging(config: Config) -> None:
         )
         root.addHandler(handler)
     logging.getLogger("ocs").setLevel(config["server"]["log_level"])
-    for name in ("conversations", "participants", "capabilities", "chat"):
+    for name in ("conversations", "participants", "capabilities", "chat", "login"):
         logging.getLogger(name).setLevel(config["server"]["log_level"])
 
 

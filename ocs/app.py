@@ -29,6 +29,7 @@ ADMIN = "admin"
 
 TOKEN = re.compile(r"^[a-z0-9]{4,30}$")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
 
 DEFAULT_HEADERS = {
     "Cache-Control": "no-cache, no-store, must-revalidate",
@@ -49,7 +50,9 @@ DISCARD_SECONDS = 5.0
 
 KIND_OCS = "ocs"
 KIND_PLAIN = "plain"
+KIND_PAGE = "page"  # the login web pages: HTML, own cookie, no OCS envelope
 KIND_OTHER = "other"
+PAGE_PREFIXES = ("/index.php/login", "/login")
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,16 @@ class Platform:
         self.hooks = accounts.Hooks()  # account events that feature packages react to
 
     def public_base(self, req) -> str:
-        """This server's address as the client reached it (scheme, host, base path)."""
+        """This server's public address: ``server.public_url``, else as the client reached it
+        (scheme, validated Host, base path; login L3)."""
+        configured = self.config["server"]["public_url"]
+        if configured:
+            return configured
         scheme = "https" if getattr(req.context, "https", False) else req.scheme
-        return f"{scheme}://{req.netloc}{self.base_path}"
+        host = req.get_header("Host") or req.netloc
+        if not HOST.match(host):
+            raise errors.PlainResponse(400, {"message": "Invalid Host header"})
+        return f"{scheme}://{host}{self.base_path}"
 
     # --- client address -------------------------------------------------------------------
 
@@ -208,6 +218,13 @@ class PlatformMiddleware:
             ctx.kind = KIND_PLAIN
             req.path = path
             return
+        for prefix in PAGE_PREFIXES:
+            if path == prefix or path.startswith(prefix + "/"):
+                # login L2: /index.php/login/… and /login/… are the same routes
+                ctx.kind = KIND_PAGE
+                ctx.page_prefix = base + prefix
+                req.path = "/login" + path[len(prefix) :]
+                return
         req.path = UNROUTED
 
     def _read_body(self, req):
@@ -273,6 +290,10 @@ class PlatformMiddleware:
         ctx = req.context
         if resource is None:
             raise errors.UnknownRoute()
+        if ctx.kind == KIND_PAGE:
+            if policy_for(resource, req.method) is None:
+                raise errors.method_not_allowed()
+            return
         if ctx.kind != KIND_OCS:
             if req.method not in ("GET",):
                 raise errors.method_not_allowed(["GET"])

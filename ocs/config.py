@@ -129,6 +129,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "secret": Key(
             "", check=lambda v: None if v == "" or len(v) >= 32 else "must be at least 32 characters"
         ),
+        "public_url": Key(
+            "",
+            check=lambda v: (
+                None
+                if v == "" or (re.match(r"^https?://[^/\s]+(/\S*)?$", v) and not v.endswith("/"))
+                else "must be empty or an http(s) URL without a trailing /"
+            ),
+        ),
         "maintenance": Key(False, bool),
         "log_level": Key("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     },
