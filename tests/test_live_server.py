@@ -393,3 +393,47 @@ def test_revoked_app_password_is_refused_by_every_worker_at_once(seeded, tmp_pat
         raw = b"".join(p.read_bytes() for p in tmp_path.glob("talk.db*"))
         for secret in (token, old, new, "bobpw"):
             assert secret.encode() not in raw
+
+
+def browse_and_grant(login_url: str, user: str, password: str) -> None:
+    """What a person does in the browser the app opened: log in, then grant access."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def hidden(html):
+        return dict(re.findall(r'name="(stateToken|requesttoken)" value="([^"]*)"', html))
+
+    with opener.open(login_url, timeout=30) as page:  # 303 to "Connect to your account"
+        form = page.read().decode()
+        base = page.url.split("/index.php/")[0]
+    assert "Connect to your account" in form
+    data = urllib.parse.urlencode({"user": user, "password": password, **hidden(form)}).encode()
+    with opener.open(base + "/index.php/login/v2/login", data=data, timeout=30) as page:  # 303 to the grant
+        grant = page.read().decode()
+    assert "Account access" in grant
+    data = urllib.parse.urlencode(hidden(grant)).encode()
+    with opener.open(base + "/index.php/login/v2/grant", data=data, timeout=30) as page:
+        assert "Account connected" in page.read().decode()
+
+
+def test_nc_py_api_login_flow_v2(seeded):
+    """nc_py_api 0.30.3's loginflow_v2 helpers against a live gunicorn, then the app password."""
+    import threading
+
+    nc = Nextcloud(nextcloud_url=seeded.url, nc_auth_user="", nc_auth_pass="")
+    flow = nc.loginflow_v2.init(user_agent="nc_py_api test")
+    assert flow.endpoint == seeded.url + "/index.php/login/v2/poll"
+    person = threading.Thread(target=browse_and_grant, args=(flow.login, "bob", "bobpw"))
+    person.start()
+    credentials = nc.loginflow_v2.poll(flow.token, timeout=60, step=1)
+    person.join(30)
+    assert credentials.server == seeded.url and credentials.login_name == "bob"
+    assert len(credentials.app_password) == 72
+    bob = Nextcloud(
+        nextcloud_url=credentials.server, nc_auth_user="bob", nc_auth_pass=credentials.app_password
+    )
+    assert bob.user == "bob"

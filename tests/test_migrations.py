@@ -107,7 +107,13 @@ def test_concurrent_startups_migrate_once(database_url):
     config = load_config(path=os.devnull, environ={}, overrides={"database": {"url": database_url}})
     dbm.db.initialize(dbm.make_database(config))
     try:
-        assert dbm.schema_versions() == {"platform": 3, "conversations": 2, "participants": 1, "chat": 1, "login": 1}
+        assert dbm.schema_versions() == {
+            "platform": 3,
+            "conversations": 2,
+            "participants": 1,
+            "chat": 1,
+            "login": 1,
+        }
         assert dbm.db.execute_sql("SELECT COUNT(*) FROM user_groups").fetchone()[0] == 1
     finally:
         dbm.discard_connections()
