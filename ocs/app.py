@@ -351,12 +351,22 @@ class PlatformMiddleware:
             "%s %s %s %s user=%s ip=%s %.1fms",
             request_id,
             req.method,
-            req.relative_uri.split("?", 1)[0] if ctx.kind != KIND_OCS else _original_path(req),
+            _logged_path(req, ctx),
             resp.status.split(" ", 1)[0] if isinstance(resp.status, str) else resp.status,
             user.uid if user is not None else "-",
             client.ip if client is not None else "-",
             elapsed,
         )
+
+
+LOGIN_TOKEN_IN_PATH = re.compile(r"(/login/v2/flow/)[^/?]+")
+
+
+def _logged_path(req, ctx) -> str:
+    """The path as logged: the original OCS path; login flow tokens never (login §12.3)."""
+    if ctx.kind == KIND_OCS:
+        return _original_path(req)
+    return LOGIN_TOKEN_IN_PATH.sub(r"\1***", req.relative_uri.split("?", 1)[0])
 
 
 def _original_path(req) -> str:

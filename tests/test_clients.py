@@ -247,3 +247,73 @@ def test_android_opens_a_conversation(chatting):
 
 def test_ios_opens_a_conversation(chatting):
     open_conversation(chatting, IOS, "v4")
+
+
+# --- adding an account: Android (Login Flow v2) and iOS (Login Flow v1), up to the room list ---
+
+
+def test_android_adds_an_account_with_login_flow_v2(client):
+    import re
+
+    import webtest
+
+    from tests.test_login_flow import fields, path_of
+
+    client.add_user("alice", "secret", display_name="Alice A")
+    create(client, "alice", roomName="Team")
+    app = client.test
+    status = app.get("/status.php", headers={"User-Agent": ANDROID["User-Agent"]}).json
+    assert status["installed"] is True
+    started = app.post(
+        "/index.php/login/v2", headers={"User-Agent": ANDROID["User-Agent"], "Clear-Site-Data": "cookies"}
+    ).json
+    # the device's browser
+    browser = webtest.TestApp(client.app)
+    landing = browser.get(path_of(started["login"]))
+    form = browser.get(path_of(landing.headers["Location"]))
+    assert ANDROID["User-Agent"] in form.text
+    assert app.post("/index.php/login/v2/poll", {"token": started["poll"]["token"]}, status=404).json == []
+    r = browser.post("/index.php/login/v2/login", {"user": "alice", "password": "secret", **fields(form)})
+    grant = browser.get(path_of(r.headers["Location"]))
+    browser.post("/index.php/login/v2/grant", fields(grant))
+    creds = app.post("/index.php/login/v2/poll", {"token": started["poll"]["token"]}).json
+    assert creds["server"] == "http://localhost:80" and re.fullmatch(r"[A-Za-z0-9]{72}", creds["appPassword"])
+    # from now on the app password, on every request
+    headers = {**ANDROID, "Authorization": basic(creds["loginName"], creds["appPassword"])}
+    caps = app.get("/ocs/v2.php/cloud/capabilities", headers=headers).json["ocs"]["data"]
+    assert caps["capabilities"]["core"]["can-create-app-token"] is True
+    user = app.get("/ocs/v2.php/cloud/user", headers=headers).json["ocs"]["data"]
+    assert user["id"] == "alice" and user["display-name"] == "Alice A"
+    rooms = app.get("/ocs/v2.php/apps/spreed/api/v4/room", headers=headers).json["ocs"]["data"]
+    assert [r["name"] for r in rooms] == ["Team"]
+
+
+def test_ios_adds_an_account_with_login_flow_v1(client):
+    from urllib.parse import unquote
+
+    import webtest
+
+    from tests.test_login_flow import fields, path_of
+
+    client.add_user("alice", "secret", display_name="Alice A")
+    create(client, "alice", roomName="Team")
+    app = client.test
+    caps = app.get("/ocs/v1.php/cloud/capabilities", headers=IOS).json["ocs"]
+    assert "conversation-v4" in caps["data"]["capabilities"]["spreed"]["features"]
+    webview = webtest.TestApp(client.app)  # a non-persistent WKWebView
+    form = webview.get(
+        "/index.php/login/flow?user=alice",
+        headers={"OCS-APIRequest": "true", "User-Agent": IOS["User-Agent"]},
+    )
+    assert 'value="alice"' in form.text
+    r = webview.post("/index.php/login/flow/login", {"user": "alice", "password": "secret", **fields(form)})
+    grant = webview.get(path_of(r.headers["Location"]))
+    r = webview.post("/index.php/login/flow", fields(grant))
+    parts = dict(p.split(":", 1) for p in r.headers["Location"][len("nc://login/") :].split("&"))
+    user, password = unquote(parts["user"].replace("+", " ")), unquote(parts["password"])
+    headers = {**IOS, "Authorization": basic(user, password)}
+    assert app.get("/ocs/v2.php/cloud/user?format=json", headers=headers).json["ocs"]["data"]["id"] == "alice"
+    settings = app.get("/ocs/v2.php/apps/spreed/api/v3/signaling/settings", headers=headers)
+    assert settings.status_int == 200
+    rooms = app.get("/ocs/v2.php/apps/spreed/api/v4/room", headers=headers).json["ocs"]["data"]
+    assert [r["name"] for r in rooms] == ["Team"]

@@ -437,3 +437,29 @@ def test_nc_py_api_login_flow_v2(seeded):
         nextcloud_url=credentials.server, nc_auth_user="bob", nc_auth_pass=credentials.app_password
     )
     assert bob.user == "bob"
+
+
+def test_no_secret_of_a_login_reaches_the_log_or_the_database(live_server, database_url, tmp_path):
+    """The access log at INFO level: flow tokens are masked, passwords never appear."""
+    from tests.test_reliability_live import seed_users
+
+    server = live_server(env={"TALK_SERVER__LOG_LEVEL": "INFO"})
+    seed_users(database_url, "carol")
+    nc = Nextcloud(nextcloud_url=server.url, nc_auth_user="", nc_auth_pass="")
+    flow = nc.loginflow_v2.init(user_agent="log check")
+    browse_and_grant(flow.login, "carol", "carolpw")
+    credentials = nc.loginflow_v2.poll(flow.token, timeout=30, step=1)
+    carol = Nextcloud(nextcloud_url=server.url, nc_auth_user="carol", nc_auth_pass=credentials.app_password)
+    assert carol.user == "carol"
+    server.process.terminate()
+    server.process.wait(30)
+    logs = "".join(p.read_text() for p in tmp_path.glob("gunicorn-*.log"))
+    assert "GET /login/v2/flow/*** 303" in logs  # the landing was logged, its token masked
+    login_token = flow.login.rsplit("/", 1)[1]
+    secrets = (flow.token, login_token, credentials.app_password, "carolpw")
+    for secret in secrets:
+        assert secret not in logs
+    if database_url.startswith("sqlite"):
+        raw = b"".join(p.read_bytes() for p in tmp_path.glob("talk.db*"))
+        for secret in secrets:
+            assert secret.encode() not in raw
