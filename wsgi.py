@@ -87,7 +87,8 @@ def create_app(config=None, *, clock=time.time, sleep=time.sleep) -> TalkApp:
     passwords = Passwords(config)
     throttler = Throttler(config, clock=clock, sleep=sleep)
     registry = Registry(config)
-    authenticator = auth.make_authenticator(config, passwords, throttler, app_passwords)
+    enabled = config["login"]["enabled"]
+    authenticator = auth.make_authenticator(config, passwords, throttler, app_passwords if enabled else None)
     platform = platform_app.Platform(config, passwords, throttler, authenticator, registry, clock=clock)
     platform.app_passwords = app_passwords
     platform.mailer = Mailer(config)

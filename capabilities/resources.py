@@ -23,7 +23,11 @@ class CapabilitiesResource:
     def __init__(self, config, registry):
         self.registry = registry
         # login §7.5: only for authenticated requests
-        self.core = {**CORE, "can-create-app-token": config["login"]["allow_app_password_creation"]}
+        login = config["login"]
+        self.core = {
+            **CORE,
+            "can-create-app-token": login["enabled"] and login["allow_app_password_creation"],
+        }
         major, minor, micro = (int(p) for p in config["version"]["nextcloud"].split("."))
         self.version = {
             "major": major,

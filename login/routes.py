@@ -9,7 +9,10 @@ from login.service import LoginService
 __all__ = ["MIGRATIONS", "register"]
 
 
-def register(app, platform) -> LoginService:
+def register(app, platform) -> LoginService | None:
+    """The login routes, unless ``login.enabled`` is false (then they are unknown routes)."""
+    if not platform.config["login"]["enabled"]:
+        return None
     service = LoginService(platform)
 
     def made(cls):

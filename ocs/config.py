@@ -167,6 +167,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "pool_wait_timeout": Key(10, int, minimum=0),
     },
     "login": {
+        "enabled": Key(True, bool),
         "allow_app_password_creation": Key(True, bool),
     },
     "auth": {

@@ -160,3 +160,17 @@ def test_occ_auth_tokens(occ, client):  # noqa: F811
     occ("user:auth-tokens:delete", "alice", str(rows[0]["id"]))
     assert me(client, "alice", lines[1]).status_int == 401
     occ("user:auth-tokens:delete", "alice", "999", expect=1)
+
+
+def test_login_can_be_switched_off(make_client):
+    client = make_client()
+    client.add_user("alice", "secret-1")
+    token = new_app_password(client)
+    off = make_client({"login": {"enabled": False}})
+    assert me(off, "alice", token).status_int == 401  # account passwords only
+    assert me(off, "alice", "secret-1").status_int == 200
+    r = off.ocs("GET", "/core/getapppassword", user="alice", password="secret-1")
+    assert r.status_int == 404 and r.json["ocs"]["meta"]["statuscode"] == 998
+    assert off.test.post("/index.php/login/v2", status=404).json == {"message": "Not found"}
+    caps = off.data(off.ocs("GET", "/cloud/capabilities", user="alice", password="secret-1"))["capabilities"]
+    assert caps["core"]["can-create-app-token"] is False

@@ -210,10 +210,11 @@ class GroupResource:
 def add_routes(app, platform) -> None:
     """Wire ``/cloud/user`` always and the provisioning subset when ``provisioning.enabled``."""
     app.add_route("/ocs/cloud/user", CurrentUserResource())
-    app.add_route("/ocs/core/getapppassword", AppPasswordCreateResource(platform))
-    app.add_route("/ocs/core/apppassword", AppPasswordResource(platform))
-    app.add_route("/ocs/core/apppassword/rotate", AppPasswordRotateResource(platform))
-    app.add_route("/ocs/core/apppassword/confirm", AppPasswordConfirmResource(platform))
+    if platform.config["login"]["enabled"]:
+        app.add_route("/ocs/core/getapppassword", AppPasswordCreateResource(platform))
+        app.add_route("/ocs/core/apppassword", AppPasswordResource(platform))
+        app.add_route("/ocs/core/apppassword/rotate", AppPasswordRotateResource(platform))
+        app.add_route("/ocs/core/apppassword/confirm", AppPasswordConfirmResource(platform))
     if not platform.config["provisioning"]["enabled"]:
         return
     app.add_route("/ocs/cloud/users", UsersResource(platform))
