@@ -216,3 +216,19 @@ def test_deleting_the_user_removes_granted_flows(app):
     b.post("/index.php/login/v2/grant", fields(grant))
     assert app.ocs("DELETE", "/cloud/users/alice", user="root").status_int == 200
     assert poll(app, token, 404).json == []
+
+
+def test_urls_follow_base_path_and_public_url(make_client):
+    client = make_client({"server": {"base_path": "/nextcloud"}})
+    client.add_user("alice", "secret-1")
+    r = client.test.post("/nextcloud/index.php/login/v2")
+    assert r.json["poll"]["endpoint"] == "http://localhost:80/nextcloud/index.php/login/v2/poll"
+    landing = client.test.get(path_of(r.json["login"]))
+    assert "Path=/nextcloud/index.php/login" in landing.headers["Set-Cookie"]
+    assert landing.headers["Location"].startswith("http://localhost:80/nextcloud/index.php/login/v2/flow")
+    proxied = make_client(
+        {"server": {"public_url": "https://talk.example.com/nextcloud", "base_path": "/nextcloud"}}
+    )
+    r = proxied.test.post("/nextcloud/index.php/login/v2")
+    assert r.json["login"].startswith("https://talk.example.com/nextcloud/index.php/login/v2/flow/")
+    assert client.test.post("/nextcloud/login/v2", headers={"Host": "bad host"}, status=400).status_int == 400
