@@ -174,6 +174,22 @@ class PageBase:
         self.set_cookie(req, resp, self.service.rotate_session(session))
         self.redirect(resp, onward + "?" + urlencode({"stateToken": session["state"]}))
 
+    def grant_post(self, req, resp, on_anonymous):
+        """The checks of a grant POST in Talk's order: CSRF (412), a logged-in session
+        (``on_anonymous``), then the state token (403). Returns (session, user) or None."""
+        form = self.form(req)
+        session = self.session(req)
+        if session is not None and not session.tokens_match("csrf", form.get("requesttoken")):
+            self.fail(req, resp, 412, "CSRF check failed")
+            return None
+        user = self.logged_in_user(session)
+        if user is None or (self.v1 and not session["v1"]):
+            on_anonymous()
+            return None
+        if not self.check_post(req, resp, form, session):
+            return None
+        return session, user
+
     def logged_in_user(self, session):
         from ocs.accounts import service as accounts
 
@@ -312,17 +328,10 @@ class FlowGrantResource(PageBase):
 
     @page()
     def on_post(self, req, resp):
-        form = self.form(req)
-        session = self.session(req)
-        if session is not None and not session.tokens_match("csrf", form.get("requesttoken")):
-            self.fail(req, resp, 412, "CSRF check failed")
+        checked = self.grant_post(req, resp, lambda: self.redirect(resp, self.url(req, "/v2/flow")))
+        if checked is None:
             return
-        user = self.logged_in_user(session)
-        if user is None:
-            self.redirect(resp, self.url(req, "/v2/flow"))
-            return
-        if not self.check_post(req, resp, form, session):
-            return
+        session, user = checked
         flow = self.service.flow_by_id(session["flow"])
         if flow is None or not self.service.grant_flow(flow, user, self.public(req)):
             self.fail(req, resp, 403, TOKEN_INVALID)
@@ -354,17 +363,10 @@ class FlowV1Resource(PageBase):
 
     @page()
     def on_post(self, req, resp):
-        form = self.form(req)
-        session = self.session(req)
-        if session is not None and not session.tokens_match("csrf", form.get("requesttoken")):
-            self.fail(req, resp, 412, "CSRF check failed")
+        checked = self.grant_post(req, resp, lambda: self.fail(req, resp, 403, TOKEN_INVALID))
+        if checked is None:
             return
-        user = self.logged_in_user(session)
-        if user is None or not session["v1"]:
-            self.fail(req, resp, 403, TOKEN_INVALID)
-            return
-        if not self.check_post(req, resp, form, session):
-            return
+        session, user = checked
         _row, password = self.platform.app_passwords.create(user, session["client"] or "")
         self.service.end_session(session.key_hash)
         self.clear_cookie(req, resp)
