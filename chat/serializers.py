@@ -29,6 +29,11 @@ class Names:
     attendees: dict = field(default_factory=dict)  # (actor type, actor id) -> display name
     groups: dict = field(default_factory=dict)  # gid -> shown name
 
+    def for_room(self, room_id: int) -> Names:
+        """The names of one room of a multi-room lookup (attendees are keyed by room first)."""
+        attendees = {(k[1], k[2]): v for k, v in self.attendees.items() if k[0] == room_id}
+        return Names(users=self.users, attendees=attendees, groups=self.groups)
+
 
 @dataclass
 class Viewer:

@@ -33,7 +33,6 @@ from chat.constants import (
 from chat.models import ChatMessage
 from chat.serializers import MessageSerializer, Names, Viewer, loads
 from chat.waiter import Waiters
-from conversations import rules
 from conversations.constants import MODERATOR_TYPES, ONE_TO_ONE_TYPES, ActorType, RoomType
 from conversations.models import Attendee, Room
 from conversations.serializers import PARTICIPANT, avatar_version, display_name_of
@@ -70,12 +69,11 @@ class TooLong(OCSError):
 class ChatService:
     """The chat rules, with the platform's clock, the conversations service and the waiters."""
 
-    def __init__(self, platform, conversations, waiters: Waiters | None = None, sleep=time.sleep):
+    def __init__(self, platform, conversations, waiters: Waiters | None = None):
         self.platform = platform
         self.conversations = conversations
         self.registry = platform.registry
         self.waiters = waiters or Waiters()
-        self.sleep = sleep
         self._row_sql: dict = {}
         self._purge_lock = threading.Lock()
         self._next_purge = 0.0
@@ -406,12 +404,9 @@ class ChatService:
 
     def viewer(self, ctx, base_url: str) -> Viewer:
         room = ctx.room
-        view = self.conversations.view(ctx)
-        name = display_name_of(room, view.partner_name)
-        version = avatar_version(room, name)
-        url = f"{base_url}/ocs/v2.php/apps/spreed/api/v1/room/{room.token}/avatar?v={version}"
+        view = self.conversations.view(ctx, with_chat=False)  # only the room's name is needed
         a = ctx.attendee
-        return Viewer(actor_type=a.actor_type, actor_id=a.actor_id, room_name=name, avatar_url=url)
+        return viewer_of(room, a, display_name_of(room, view.partner_name), base_url)
 
     def names_for(self, rooms_rows: list[tuple[object, list]]) -> Names:
         """Every display name a page needs, one query per table (users, attendees, groups)."""
@@ -512,8 +507,7 @@ class ChatService:
             wanted = [r.parent_id for r in rows if r.parent_id and r.parent_id not in by_id]
             parents = {**by_id, **self.rows_by_id(wanted)}
         page = list(rows) + [p for p in parents.values() if p.id not in by_id]
-        names = self.names_for([(room, page)])
-        names.attendees = {(k[1], k[2]): v for k, v in names.attendees.items() if k[0] == room.id}
+        names = self.names_for([(room, page)]).for_room(room.id)
         viewer = self.viewer(ctx, base_url)
         own = self.own_reactions(viewer.actor, [r.id for r in page if r.verb == COMMENT])
         serializer = MessageSerializer(room, names, viewer, now)
@@ -624,15 +618,8 @@ class ChatService:
                 if row is None:
                     continue
                 room = view.room
-                room_names = Names(
-                    users=names.users,
-                    attendees={(k[1], k[2]): v for k, v in names.attendees.items() if k[0] == room.id},
-                    groups=names.groups,
-                )
-                shown = display_name_of(room, view.partner_name)
-                url = f"{base_url}/ocs/v2.php/apps/spreed/api/v1/room/{room.token}/avatar?v={avatar_version(room, shown)}"
-                viewer = Viewer(view.attendee.actor_type, view.attendee.actor_id, shown, url)
-                serializer = MessageSerializer(room, room_names, viewer, now)
+                viewer = viewer_of(room, view.attendee, display_name_of(room, view.partner_name), base_url)
+                serializer = MessageSerializer(room, names.for_room(room.id), viewer, now)
                 if not serializer.hidden(row):
                     rendered[room.id] = serializer.message(row, None, own)
         for view in participant:
@@ -828,8 +815,7 @@ class ChatService:
         if emoji:
             query = query.where(ChatMessage.message == emoji)
         rows = list(query.order_by(ChatMessage.id.desc()))
-        names = self.names_for([(room, rows)])
-        names.attendees = {(k[1], k[2]): v for k, v in names.attendees.items() if k[0] == room.id}
+        names = self.names_for([(room, rows)]).for_room(room.id)
         serializer = MessageSerializer(room, names, Viewer("", "", "", ""), self.now())
         result: dict = {}
         for r in rows:
@@ -905,7 +891,7 @@ class ChatService:
                 continue
             result.append(entry)
         may_all = room.mention_permissions == 0 or ctx.attendee.participant_type in MODERATOR_TYPES
-        view = self.conversations.view(ctx)
+        view = self.conversations.view(ctx, with_chat=False)
         room_name = display_name_of(room, view.partner_name)
         if may_all and (not needle or needle in "all" or needle in room_name.casefold()):
             count = sum(
@@ -956,11 +942,10 @@ class ChatService:
         return len(ids)
 
 
-def is_moderator(attendee) -> bool:
-    return attendee is not None and attendee.participant_type in MODERATOR_TYPES
-
-
-def lobby_blocks(serializer, room, attendee) -> bool:
-    return rules.lobby_blocks(
-        room, attendee, serializer.permissions_of(room, attendee), serializer.lobby_on()
+def viewer_of(room, attendee, room_name: str, base_url: str) -> Viewer:
+    """Who reads, and the room as they see it (its name and the ``@all`` icon URL)."""
+    version = avatar_version(room, room_name)
+    url = f"{base_url}/ocs/v2.php/apps/spreed/api/v1/room/{room.token}/avatar?v={version}"
+    return Viewer(
+        actor_type=attendee.actor_type, actor_id=attendee.actor_id, room_name=room_name, avatar_url=url
     )

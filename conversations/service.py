@@ -154,8 +154,9 @@ class ConversationService:
 
     # --- views ------------------------------------------------------------------------------
 
-    def view(self, ctx, *, partner=None, base_url: str = "") -> RoomView:
-        """The caller's view of one room (one query for a one-to-one partner's display name)."""
+    def view(self, ctx, *, partner=None, base_url: str = "", with_chat: bool = True) -> RoomView:
+        """The caller's view of one room (one query for a one-to-one partner's display name);
+        ``with_chat=False`` skips the chat fields (for callers that only need the names)."""
         room, attendee = ctx.room, ctx.attendee
         kind = self.serializer.view_kind(room, attendee, ctx.user is not None)
         view = RoomView(room=room, attendee=attendee, kind=kind)
@@ -168,7 +169,7 @@ class ConversationService:
             if partner is None and view.partner_id:
                 partner = User.get_or_none(User.uid == view.partner_id)
             view.partner_name = partner.shown_name if partner is not None else view.partner_id
-        if attendee is not None:
+        if attendee is not None and with_chat:
             self.fill_chat([view], (attendee.actor_type, attendee.actor_id), base_url)
         return view
 
@@ -389,9 +390,10 @@ class ConversationService:
     def refill_one_to_one(self, room, now: int) -> None:
         """Both users of a one-to-one are attendees again (owners) before a message is stored
         (C10; upstream ``ensureOneToOneRoomIsFilled``). Call inside the write transaction."""
-        pair = [uid for uid in rules.one_to_one_pair(room) if accounts.find_user(uid) is not None]
-        for uid in pair:
+        for uid in rules.one_to_one_pair(room):
             user = accounts.find_user(uid)
+            if user is None:  # a deleted user is not re-added
+                continue
             Attendee.insert(
                 self._attendee_row(room.id, ActorType.USERS, uid, user.shown_name, ParticipantType.OWNER, now)
             ).on_conflict_ignore().execute()
