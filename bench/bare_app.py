@@ -1,28 +1,35 @@
-"""Reference L1 (``performance.md`` §8.4): a bare Falcon app answering fixed OCS JSON bytes.
+"""The reference: a bare Falcon app answering fixed bytes, one body per path.
 
-``BENCH_BODY_FILE`` names a file with the exact bytes to return (the benchmark writes the
-ocs-talk answer for the 10-conversation user there, so both serve bodies of the same size).
+``BENCH_BODIES`` names a JSON manifest ``{"/path?query": ["content type", "file"]}``; the
+benchmark fills it with ocs-talk's own answers, so both apps serve the same bytes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 import falcon
 
 
 class Fixed:
-    def __init__(self, body: bytes):
-        self.body = body
+    def __init__(self, bodies: dict):
+        self.bodies = bodies
 
     def on_get(self, req, resp):
-        resp.content_type = "application/json; charset=utf-8"
-        resp.data = self.body
+        key = req.relative_uri
+        if key not in self.bodies:
+            raise falcon.HTTPNotFound()
+        resp.content_type, resp.data = self.bodies[key]
 
 
 def create_app() -> falcon.App:
-    with open(os.environ["BENCH_BODY_FILE"], "rb") as fh:
-        body = fh.read()
+    with open(os.environ["BENCH_BODIES"], encoding="utf-8") as fh:
+        manifest = json.load(fh)
+    bodies = {}
+    for path, (content_type, name) in manifest.items():
+        with open(name, "rb") as fh:
+            bodies[path] = (content_type, fh.read())
     app = falcon.App()
-    app.add_sink(Fixed(body).on_get, "/")
+    app.add_sink(Fixed(bodies).on_get, "/")
     return app

@@ -42,10 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from room_list import free_port, wrk  # noqa: E402
+from common import SERVE, free_port, worker_rss, wrk  # noqa: E402, F401
+from common import start as start_app  # noqa: E402
 
-# The README's start command, minus the bind address.
-SERVE = os.environ.get("BENCH_SERVE", "--worker-class gevent --workers 2 --worker-connections 2000").split()
 POLL_ROOMS = 100
 PASSWORD = "benchpw"  # noqa: S105 - a throwaway password of the benchmark's own users
 # What is measured here is chat, not password hashing: 1,000 first logins with the default
@@ -136,46 +135,7 @@ def seed(url: str, polls: int) -> dict:
 
 
 def start(env: dict, workers: int | None = None) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    args = list(SERVE)
-    if workers is not None:
-        args[args.index("--workers") + 1] = str(workers)
-    proc = subprocess.Popen(  # noqa: S603 - our own gunicorn
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "wsgi:create_app()",
-            "--bind",
-            f"127.0.0.1:{port}",
-            *args,
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/status.php", timeout=2).read()  # noqa: S310 - loopback
-            return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start")
-
-
-def worker_rss(proc) -> list[float]:
-    out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False).stdout
-    sizes = []
-    for pid in out.split():
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                sizes.append(int(line.split()[1]) / 1024)
-    return sizes
+    return start_app("wsgi:create_app()", env, SERVE, workers)
 
 
 def request(port: int, method: str, path: str, uid: str, body: str | None = None, timeout: float = 60):

@@ -1,25 +1,32 @@
-"""Benchmark: ``GET /room`` for users with 10, 100, 1,000 and 10,000 conversations, against a
-bare Falcon app serving a fixed OCS body of the same size (``performance.md`` §8).
+"""Benchmark: ``GET /room`` at 10, 58 and 1,000 conversations against a bare Falcon app.
 
-Usage (from the repository root, with wrk installed: ``apt-get install wrk``)::
+Usage (from the repository root; wrk must be installed: ``apt-get install wrk``)::
 
-    python bench/room_list.py [--duration 10] [--connections 16] [--workers 2] [--threads 4]
+    python bench/room_list.py [--duration 5] [--rounds 3] [--database URL] [--plot PATH]
 
-It seeds a fresh SQLite database (fixed random seed), starts gunicorn on a free loopback port
-for ocs-talk and for the reference app with the same settings, runs wrk against each and prints
-requests per second and p50/p99 latency, the ratio to the reference, and the growth from 100 to
-1,000 conversations. Every run is bounded by ``--duration``; it sends traffic only to 127.0.0.1.
+1. Seeds users ``u10``, ``u58`` and ``u1000`` (``bench/seed.py``): rooms of every kind with 1–3
+   other members, three messages each with mentions, a reply and reactions.
+2. Starts ocs-talk with the README's start command and a bare Falcon app (``bench/bare_app.py``)
+   with the same gunicorn settings, serving ocs-talk's own answers byte for byte.
+3. In interleaved rounds, runs wrk (4 connections) against both for ``GET /room`` (v4, JSON,
+   HTTP Basic), ``GET /cloud/capabilities`` and ``GET /status.php``; the ratio is taken per round
+   and the median reported.
+4. Reads each worker's resident memory once 10,000 requests at 1,000 conversations were served.
+5. Starts a second ocs-talk instance on the same database and reports the combined throughput of
+   both instances against one (58 conversations).
+6. Writes a JSON summary and, with matplotlib installed, a plot (``--plot``).
+
+``--database`` takes a PostgreSQL URL (the database is emptied first); the default is a fresh
+SQLite file. ``BENCH_SERVE`` replaces the gunicorn options. Traffic goes to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
-import random
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,269 +37,233 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-SIZES = (10, 100, 1000, 10000)
+from common import SERVE, start, worker_rss, wrk  # noqa: E402
+from seed import PASSWORD, seed  # noqa: E402
+
+SIZES = (10, 58, 1000)
 ROOM_PATH = "/ocs/v2.php/apps/spreed/api/v4/room"
-LUA = """
-wrk.method = "GET"
-wrk.headers["OCS-APIRequest"] = "true"
-wrk.headers["Accept"] = "application/json"
-wrk.headers["Authorization"] = "{auth}"
-"""
+CAPABILITIES_PATH = "/ocs/v2.php/cloud/capabilities"
+TARGETS = {"room 10": 0.5, "room 58": 0.3, "room 1000": 0.3, "capabilities": 0.8, "status.php": 0.8}
+MEMORY_REQUESTS = 10_000
+MEMORY_TARGET_MB = 60
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def auth(uid: str) -> str:
+    return "Basic " + base64.b64encode(f"{uid}:{PASSWORD}".encode()).decode()
 
 
-def seed(url: str) -> None:
-    """Users u10 … u10000 in exactly that many conversations, each with 3 other members."""
-    import wsgi
-    from ocs import db as dbm
-    from ocs.accounts.passwords import Passwords
-    from ocs.config import load_config
-
-    config = load_config(
-        path=os.devnull, environ={}, overrides={"database": {"url": url}, "server": {"log_level": "WARNING"}}
+def fetch(port: int, path: str, authorization: str) -> tuple[str, bytes]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        headers={"OCS-APIRequest": "true", "Accept": "application/json", "Authorization": authorization},
     )
-    wsgi.init_database(config)
-    dbm.db.initialize(dbm.make_database(config))
-    from conversations.models import Attendee, Room
-    from ocs.accounts.models import User
-
-    hashed = Passwords(config).hash("benchpw")
-    rng = random.Random(20261130)
-    now = int(time.time())
-    users = [f"u{n}" for n in SIZES] + [f"m{i}" for i in range(300)]
-    with dbm.write_tx():
-        User.insert_many(
-            [
-                {
-                    "uid": u,
-                    "uid_lower": u,
-                    "display_name": u.upper(),
-                    "password_hash": hashed,
-                    "created_at": now,
-                }
-                for u in users
-            ]
-        ).execute()
-    counter = 0
-    pairs = set()
-    for size in SIZES:
-        owner = f"u{size}"
-        with dbm.write_tx():
-            for _ in range(size):
-                counter += 1
-                kind = rng.choice(("one", "group", "public", "password", "lobby", "readonly"))
-                others = rng.sample(range(300), 3)
-                room_type = {"one": 1, "public": 3, "password": 3}.get(kind, 2)
-                key = json.dumps(sorted([owner, f"m{others[0]}"]), separators=(",", ":"))
-                if room_type == 1 and key in pairs:
-                    room_type = 2  # each pair has one one-to-one room
-                if room_type == 1:
-                    pairs.add(key)
-                members = others[:1] if room_type == 1 else others
-                room = Room.create(
-                    token=f"b{counter:07d}",
-                    type=room_type,
-                    name="" if room_type == 1 else f"Room {counter}",
-                    one_to_one_key=key if room_type == 1 else None,
-                    password_hash=hashed if kind == "password" else None,
-                    lobby_state=1 if kind == "lobby" else 0,
-                    read_only=1 if kind == "readonly" else 0,
-                    last_activity=now - rng.randrange(86400),
-                    created_at=now,
-                )
-                rows = [
-                    {
-                        "room": room.id,
-                        "actor_type": "users",
-                        "actor_id": owner,
-                        "participant_type": 1,
-                        "created_at": now,
-                    }
-                ]
-                rows += [
-                    {
-                        "room": room.id,
-                        "actor_type": "users",
-                        "actor_id": f"m{m}",
-                        "participant_type": 1 if room_type == 1 else 3,
-                        "created_at": now,
-                    }
-                    for m in members
-                ]
-                Attendee.insert_many(rows).execute()
-    dbm.discard_connections()
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - loopback only
+        return response.headers["Content-Type"], response.read()
 
 
-def start(app: str, env: dict, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            app,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/status.php", timeout=2).read()  # noqa: S310 - loopback only
-            return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"{app} did not start")
+def plot(results: dict, path: Path, title: str) -> bool:
+    try:
+        import matplotlib
 
-
-def wrk(url: str, auth: str, duration: int, connections: int, workdir: Path) -> dict:
-    script = workdir / "headers.lua"
-    script.write_text(LUA.format(auth=auth))
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{min(2, connections)}",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            "-s",
-            str(script),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=duration + 60,
-        check=True,
-    ).stdout
-
-    def latency(label):
-        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        value, unit = float(match.group(1)), match.group(2)
-        return value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": latency("50"),
-        "p99": latency("99"),
-        "errors": int(errors.group(1)) if errors else 0,
-    }
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install matplotlib)", file=sys.stderr)
+        return False
+    cases = list(TARGETS)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    talk = [results["cases"][c]["talk_rps"] for c in cases]
+    bare = [results["cases"][c]["bare_rps"] for c in cases]
+    xs = range(len(cases))
+    left.bar([x - 0.2 for x in xs], bare, width=0.4, label="bare Falcon, same bytes", color="#bbbbbb")
+    left.bar([x + 0.2 for x in xs], talk, width=0.4, label="ocs-talk", color="#0082c9")
+    left.set_yscale("log")
+    left.set_xticks(list(xs), cases, rotation=20)
+    left.set_ylabel("requests/s (log scale)")
+    left.set_title("Throughput, 4 connections")
+    left.legend()
+    ratios = [results["cases"][c]["ratio"] for c in cases]
+    right.bar(list(xs), ratios, color="#0082c9")
+    for x, case in zip(xs, cases, strict=True):
+        right.hlines(TARGETS[case], x - 0.4, x + 0.4, colors="#d0342c", linestyles="dashed")
+    right.set_xticks(list(xs), cases, rotation=20)
+    right.set_ylim(0, 1.05)
+    right.set_ylabel("ocs-talk / bare (dashed: target)")
+    right.set_title("Ratio to the bare app")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return True
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=3, help="wrk runs per point; the median is reported")
-    parser.add_argument("--concurrency", default="1,16", help="wrk connection counts, comma-separated")
+    parser.add_argument("--database", default="", help="PostgreSQL URL (emptied first); default SQLite")
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--plot", default="", help="write a PNG plot here")
+    parser.add_argument("--json", default="", help="write the results as JSON here")
+    parser.add_argument("--only", default="", help="comma-separated cases to run (e.g. 'room 10')")
+    parser.add_argument("--skip-multi", action="store_true")
+    parser.add_argument("--memory-requests", type=int, default=MEMORY_REQUESTS)
+    parser.add_argument("--sqlite-file", default="", help="reuse this seeded SQLite file (seeded if missing)")
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 2
-    import base64
+    workdir = Path(tempfile.mkdtemp(prefix="ocs-talk-room-bench-"))
+    url = args.database or f"sqlite:///{args.sqlite_file or workdir / 'bench.db'}"
+    if url.startswith("postgres"):
+        from tests.conftest import reset_postgres
 
-    workdir = Path(tempfile.mkdtemp(prefix="ocs-talk-bench-"))
-    url = f"sqlite:///{workdir}/bench.db"
+        reset_postgres(url)
     started = time.monotonic()
-    seed(url)
-    print(f"seeded 11,110 conversations in {time.monotonic() - started:.1f}s ({url})")
+    if not (args.sqlite_file and Path(args.sqlite_file).exists()):
+        seed(url, SIZES)
+    kind = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    print(f"seeded {sum(SIZES)} conversations with chat in {time.monotonic() - started:.0f}s ({kind})")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALK_")}
     env.update({"TALK_DATABASE__URL": url, "TALK_SERVER__LOG_LEVEL": "WARNING"})
-    talk, base = start("wsgi:create_app()", env, args.workers, args.threads)
-    cases = {}
-    bodies = {}
-    for size in SIZES:
-        auth = "Basic " + base64.b64encode(f"u{size}:benchpw".encode()).decode()
-        request = urllib.request.Request(
-            base + ROOM_PATH,
-            headers={"OCS-APIRequest": "true", "Accept": "application/json", "Authorization": auth},
-        )
-        body = urllib.request.urlopen(request, timeout=60).read()  # noqa: S310 - loopback only
-        assert len(json.loads(body)["ocs"]["data"]) == size
-        bodies[size] = len(body)
-        cases[size] = (base + ROOM_PATH, auth)
-    (workdir / "body.json").write_bytes(
-        urllib.request.urlopen(  # noqa: S310 - loopback only
-            urllib.request.Request(
-                base + ROOM_PATH,
-                headers={
-                    "OCS-APIRequest": "true",
-                    "Accept": "application/json",
-                    "Authorization": cases[10][1],
-                },
-            )
-        ).read()
-    )
-    bare_env = dict(env, BENCH_BODY_FILE=str(workdir / "body.json"), PYTHONPATH=str(ROOT / "bench"))
-    bare, bare_url = start("bare_app:create_app()", bare_env, args.workers, args.threads)
-    cases["bare"] = (bare_url + "/", "x")
-    levels = [int(c) for c in args.concurrency.split(",")]
-    runs: dict = {(key, c): [] for key in cases for c in levels}
-    ratios: dict = {c: [] for c in levels}
+    talk, port = start("wsgi:create_app()", env)
+    procs = [talk]
     try:
-        for target, auth in cases.values():  # warm up: credential caches, connections
-            wrk(target, auth, 2, max(levels), workdir)
-        # Rounds interleave every case so that drift in machine speed hits all of them alike;
-        # the ratio is taken within each round.
-        for _ in range(args.runs):
-            for c in levels:
-                for key, (target, auth) in cases.items():
-                    runs[(key, c)].append(wrk(target, auth, args.duration, c, workdir))
-                ratios[c].append(runs[(10, c)][-1]["rps"] / runs[("bare", c)][-1]["rps"])
-    finally:
-        for proc in (talk, bare):
-            proc.terminate()
-            proc.wait(30)
-    med = {
-        key: {m: statistics.median(r[m] for r in results) for m in results[0]}
-        for key, results in runs.items()
-    }
-    print(
-        f"\ngunicorn gthread -w {args.workers} --threads {args.threads}, wrk -t2 -d{args.duration}s, "
-        f"median of {args.runs} interleaved rounds, SQLite WAL"
-    )
-    print(f"{'case':<26}{'conns':>6}{'bytes':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for c in levels:
-        rows = [("bare Falcon (L1)", bodies[10], med[("bare", c)])] + [
-            (f"GET /room, {size} rooms", bodies[size], med[(size, c)]) for size in SIZES
-        ]
-        for label, size_bytes, r in rows:
-            print(
-                f"{label:<26}{c:>6}{size_bytes:>10}{r['rps']:>10.1f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}"
+        cases = {f"room {n}": (ROOM_PATH, auth(f"u{n}")) for n in SIZES}
+        cases["capabilities"] = (CAPABILITIES_PATH, auth("u10"))
+        cases["status.php"] = ("/status.php", "")
+        if args.only:
+            cases = {k: v for k, v in cases.items() if k in args.only.split(",")}
+        manifest, sizes = {}, {}
+        for name, (path, authorization) in cases.items():
+            content_type, body = fetch(port, path, authorization)
+            file = workdir / f"body-{len(manifest)}"
+            file.write_bytes(body)
+            # the bare app tells the cases apart by path
+            manifest[f"/{len(manifest)}{path}"] = [content_type, str(file)]
+            sizes[name] = len(body)
+        manifest["/status.php"] = ["application/json", str(workdir / "body-0")]
+        (workdir / "bodies.json").write_text(json.dumps(manifest))
+        bare, bare_port = start(
+            "bare_app:create_app()",
+            dict(env, BENCH_BODIES=str(workdir / "bodies.json"), PYTHONPATH=str(ROOT / "bench")),
+        )
+        procs.append(bare)
+        targets = {}
+        for index, (name, (path, authorization)) in enumerate(cases.items()):
+            targets[name] = (
+                (f"http://127.0.0.1:{port}{path}", authorization),
+                (f"http://127.0.0.1:{bare_port}/{index}{path}", authorization),
             )
-    for c in levels:
-        per_round = ", ".join(f"{x:.2f}" for x in ratios[c])
-        print(
-            f"ratio to bare app at 10 conversations, {c} connection(s): {statistics.median(ratios[c]):.2f} "
-            f"(target >= 0.30; rounds: {per_round})"
-        )
-        growth = med[(100, c)]["rps"] / med[(1000, c)]["rps"]
-        print(
-            f"time growth from 100 to 1,000 conversations, {c} connection(s): {growth:.1f}x (target <= 12x)"
-        )
+        served_1000 = 0
+        for name, (talk_case, bare_case) in targets.items():  # warm up
+            result = wrk(*talk_case, 2, args.connections, workdir)
+            wrk(*bare_case, 1, args.connections, workdir)
+            if name == "room 1000":
+                served_1000 += result["requests"]
+        runs = {name: {"talk": [], "bare": [], "ratio": []} for name in targets}
+        for _ in range(args.rounds):
+            for name, (talk_case, bare_case) in targets.items():
+                mine = wrk(*talk_case, args.duration, args.connections, workdir)
+                ref = wrk(*bare_case, args.duration, args.connections, workdir)
+                if mine["errors"] or ref["errors"]:
+                    raise RuntimeError(f"{name}: non-2xx answers during the run")
+                runs[name]["talk"].append(mine)
+                runs[name]["bare"].append(ref)
+                runs[name]["ratio"].append(mine["rps"] / ref["rps"])
+                if name == "room 1000":
+                    served_1000 += mine["requests"]
+        results = {"database": kind, "serve": " ".join(SERVE), "connections": args.connections, "cases": {}}
+        for name, run in runs.items():
+            results["cases"][name] = {
+                "bytes": sizes[name],
+                "talk_rps": statistics.median(r["rps"] for r in run["talk"]),
+                "talk_p99_ms": statistics.median(r["p99"] for r in run["talk"]),
+                "bare_rps": statistics.median(r["rps"] for r in run["bare"]),
+                "ratio": statistics.median(run["ratio"]),
+                "rounds": [round(x, 3) for x in run["ratio"]],
+                "target": TARGETS[name],
+            }
+        if "room 1000" in targets:
+            while served_1000 < args.memory_requests:
+                served_1000 += wrk(*targets["room 1000"][0], 3, args.connections, workdir)["requests"]
+            results["memory"] = {"requests_at_1000": served_1000, "worker_rss_mb": worker_rss(talk)}
+        if not args.skip_multi and "room 58" in targets:
+            second, second_port = start("wsgi:create_app()", env)
+            procs.append(second)
+            path, authorization = cases["room 58"]
+            one = f"http://127.0.0.1:{port}{path}"
+            two = f"http://127.0.0.1:{second_port}{path}"
+            wrk(two, authorization, 2, args.connections, workdir)
+            single = wrk(one, authorization, args.duration, args.connections, workdir)["rps"]
+            both = [
+                subprocess.Popen(  # noqa: S603 - wrk on loopback
+                    [
+                        sys.executable,
+                        "-c",
+                        MULTI,
+                        target,
+                        authorization,
+                        str(args.duration),
+                        str(args.connections),
+                    ],
+                    stdout=subprocess.PIPE,
+                    cwd=ROOT / "bench",
+                    text=True,
+                )
+                for target in (one, two)
+            ]
+            combined = [float(p.communicate(timeout=args.duration + 60)[0]) for p in both]
+            results["multi_server"] = {"one_instance_rps": single, "two_instances_rps": combined}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+    report(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    if args.plot and len(results["cases"]) == len(TARGETS):
+        title = f"GET /room and friends vs a bare Falcon app — {kind}, gunicorn {results['serve']}"
+        if plot(results, Path(args.plot), title):
+            print(f"plot written to {args.plot}")
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+MULTI = """
+import sys
+from pathlib import Path
+from common import wrk
+url, auth, duration, connections = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+print(wrk(url, auth, duration, connections, Path('.'), threads=1)["rps"])
+"""
+
+
+def report(results: dict) -> None:
+    print(f"\n{results['database']}; gunicorn {results['serve']}; wrk, {results['connections']} connections")
+    print(f"{'case':<14}{'bytes':>10}{'ocs-talk':>11}{'bare':>10}{'ratio':>8}{'target':>8}  rounds")
+    for name, case in results["cases"].items():
+        print(
+            f"{name:<14}{case['bytes']:>10}{case['talk_rps']:>11.0f}{case['bare_rps']:>10.0f}"
+            f"{case['ratio']:>8.2f}{'≥ ' + str(case['target']):>8}  {case['rounds']}"
+        )
+    if "memory" in results:
+        memory = results["memory"]
+        sizes = ", ".join(f"{mb:.1f}" for mb in memory["worker_rss_mb"])
+        print(
+            f"worker RSS after {memory['requests_at_1000']} requests at 1,000 conversations: {sizes} MB"
+            f" (target < {MEMORY_TARGET_MB} MB)"
+        )
+    if "multi_server" in results:
+        multi = results["multi_server"]
+        total = sum(multi["two_instances_rps"])
+        print(
+            f"room 58, one instance: {multi['one_instance_rps']:.0f} req/s; two instances on one database: "
+            f"{total:.0f} req/s ({' + '.join(f'{x:.0f}' for x in multi['two_instances_rps'])})"
+        )
 
 
 if __name__ == "__main__":
