@@ -55,7 +55,7 @@ def write(req, resp, data, raw: int, message: str = "", fmt: str | None = None) 
     body = {"ocs": {"meta": meta(raw, version, message), "data": data}}
     resp.status = _status_line(http_status(raw, version))
     resp.content_type = formats.CONTENT_TYPES[fmt]
-    resp.text = formats.serialize(body, fmt)
+    resp.data = formats.serialize(body, fmt)
 
 
 def respond(req, resp, data, status: int = 200) -> None:
@@ -101,4 +101,4 @@ def render_plain(resp, status: int, body: dict | None, headers: dict | None = No
         resp.content_type = None
         return
     resp.content_type = formats.CONTENT_TYPES[formats.JSON]
-    resp.text = formats.dump_json(body)
+    resp.data = formats.dump_json_bytes(body)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
+
+import orjson
 
 from ocs.errors import BadFormat
 
@@ -35,10 +38,53 @@ def negotiate(format_param, accept: str | None, default: str) -> str:
     return default
 
 
-def dump_json(value) -> str:
-    """JSON as PHP ``json_encode(JSON_HEX_TAG)`` without slash escaping (D5)."""
+def _json_escape(error: UnicodeEncodeError):
+    """Codec error handler: non-ASCII as ``\\uXXXX`` (surrogate pairs above U+FFFF), lowercase hex."""
+    out = []
+    for char in error.object[error.start : error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out), error.end
+
+
+codecs.register_error("ocs_json_escape", _json_escape)
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def _stdlib_json(value) -> bytes:
     text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003C").replace(">", "\\u003E")
+    return text.replace("<", "\\u003C").replace(">", "\\u003E").encode("ascii")
+
+
+def dump_json_bytes(value) -> bytes:
+    """JSON as PHP ``json_encode(JSON_HEX_TAG)`` without slash escaping (D5), as ASCII bytes.
+
+    orjson does the work; the result is byte-identical to ``json.dumps(ensure_ascii=True)`` with
+    ``<``/``>`` escaped. Values orjson refuses (integers beyond 64 bits, lone surrogates) go to
+    the standard library. NOTE: answers carry no floats (configuration values are integers,
+    booleans and strings); orjson would write 1e-05 as 0.00001."""
+    try:
+        raw = orjson.dumps(value, option=_ORJSON_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):
+        return _stdlib_json(value)
+    if not raw.isascii():
+        raw = raw.decode("utf-8").encode("ascii", "ocs_json_escape")
+    if b"\x7f" in raw:  # Python escapes DEL too; orjson does not
+        raw = raw.replace(b"\x7f", b"\\u007f")
+    if b"<" in raw:
+        raw = raw.replace(b"<", b"\\u003C")
+    if b">" in raw:
+        raw = raw.replace(b">", b"\\u003E")
+    return raw
+
+
+def dump_json(value) -> str:
+    """:func:`dump_json_bytes` as text."""
+    return dump_json_bytes(value).decode("ascii")
 
 
 _XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"})
@@ -88,5 +134,6 @@ def dump_xml(document: dict) -> str:
     return "".join(out)
 
 
-def serialize(value, fmt: str) -> str:
-    return dump_json(value) if fmt == JSON else dump_xml(value)
+def serialize(value, fmt: str) -> bytes:
+    """The encoded body (bytes, so that Falcon does not encode it again)."""
+    return dump_json_bytes(value) if fmt == JSON else dump_xml(value).encode("utf-8")

@@ -60,6 +60,16 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+def assert_php_json(response) -> None:
+    """Every JSON body is byte for byte what the standard library writes with PHP's escaping
+    (the encoder is orjson with post-processing; this holds it to the reference everywhere)."""
+    if not (response.content_type or "").endswith("json") or not response.body:
+        return
+    reference = json.dumps(json.loads(response.body), ensure_ascii=True, separators=(",", ":"))
+    reference = reference.replace("<", "\\u003C").replace(">", "\\u003E")
+    assert response.body == reference.encode("ascii")
+
+
 class OCSClient:
     """webtest wrapper: ``client.ocs('GET', '/cloud/user', user='alice')`` returns the response."""
 
@@ -112,7 +122,9 @@ class OCSClient:
         kwargs = {"method": method, "headers": hdrs, "status": status, "expect_errors": True}
         if payload is not None:
             kwargs["body"] = payload
-        return self.test.request(url, **kwargs)
+        response = self.test.request(url, **kwargs)
+        assert_php_json(response)
+        return response
 
     def data(self, response):
         return response.json["ocs"]["data"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import random
+
 import pytest
 
 from ocs import formats
@@ -237,6 +240,39 @@ def test_csrf_cookie_mode(make_client):
 
 def test_json_escaping_rules():
     assert formats.dump_json({"n": "<script>é/😀"}) == '{"n":"\\u003Cscript\\u003E\\u00e9/\\ud83d\\ude00"}'
+
+
+def test_json_encoder_matches_the_standard_library_byte_for_byte():
+    """orjson plus post-processing against ``json.dumps(ensure_ascii=True)`` with ``<``/``>``
+    escaped: control characters, DEL, U+2028/9, BOM, astral characters, 64-bit edges, integers
+    beyond 64 bits and lone surrogates (both refused by orjson), integer keys, nesting."""
+    rng = random.Random(20261202)
+    chars = [
+        chr(c) for c in [*range(0x80), 0xE9, 0x7FF, 0x800, 0x2028, 0x2029, 0xFEFF, 0xFFFF, 0x1F600, 0x10FFFF]
+    ]
+
+    def text():
+        return "".join(rng.choice(chars) for _ in range(rng.randrange(12)))
+
+    def value(depth=0):
+        makers = [
+            text,
+            lambda: rng.randrange(-(2**63), 2**63),
+            lambda: rng.choice([0, -1, 2**63 - 1, -(2**63), 2**64, -(2**70)]),
+            lambda: rng.choice([True, False, None]),
+            lambda: "\ud800" + text(),
+            lambda: [value(depth + 1) for _ in range(rng.randrange(4))],
+            lambda: {text(): value(depth + 1) for _ in range(rng.randrange(4))},
+            lambda: {rng.randrange(100): value(depth + 1)},
+            lambda: tuple(value(depth + 1) for _ in range(rng.randrange(3))),
+        ]
+        return rng.choice(makers[:5] if depth > 3 else makers)()
+
+    for _ in range(5000):
+        item = value()
+        reference = json.dumps(item, ensure_ascii=True, separators=(",", ":"))
+        reference = reference.replace("<", "\\u003C").replace(">", "\\u003E")
+        assert formats.dump_json_bytes(item) == reference.encode("ascii")
 
 
 def test_xml_values_and_escaping():
