@@ -38,5 +38,6 @@ def register(app, platform) -> ChatService:
         app.add_route(PREFIX + path, resource)
     conversations.events.subscribe(service.on_room_event)
     conversations.chat_fields = service.fill_views
+    conversations.chat_expiry = service.next_expiry
     platform.chat = service
     return service

@@ -33,6 +33,7 @@ from chat.constants import (
 from chat.models import ChatMessage
 from chat.serializers import MessageSerializer, Names, Viewer, loads
 from chat.waiter import Waiters
+from conversations import listcache
 from conversations.constants import MODERATOR_TYPES, ONE_TO_ONE_TYPES, ActorType, RoomType
 from conversations.models import Attendee, Room
 from conversations.serializers import PARTICIPANT, avatar_version, display_name_of
@@ -155,6 +156,7 @@ class ChatService:
             Room.update(last_message_id=row.id, last_activity=now).where(Room.id == room.id).execute()
             room.last_message_id, room.last_activity = row.id, now
         room_id = room.id
+        listcache.touch_rooms([room_id])
         dbm.after_commit(lambda: self.waiters.notify(room_id))
         return row
 
@@ -525,9 +527,15 @@ class ChatService:
     def _store_marker(self, attendee, value: int) -> None:
         now = self.now()
         with write_tx():
+            common = self.common_read(attendee.room_id)
             Attendee.update(last_read_message=value, last_attendee_activity=now).where(
                 Attendee.id == attendee.id
             ).execute()
+            # the reader's own unread fields, and everybody's lastCommonReadMessage if it moved
+            if self.common_read(attendee.room_id) != common:
+                listcache.touch_rooms([attendee.room_id])
+            elif attendee.actor_type == ActorType.USERS:
+                listcache.touch_users([attendee.actor_id])
         attendee.last_read_message = value
         attendee.last_attendee_activity = now
 
@@ -697,6 +705,7 @@ class ChatService:
             )
             if not changed:  # deleted meanwhile by a concurrent request
                 raise OCSError("message", status=405, message="Method not allowed")
+            listcache.touch_rooms([row.room_id])
             row.message, row.meta = text, dumps(meta)
             system_row = self._system(
                 room, self.actor(ctx), "message_edited", now, parent=row, message=row.id
@@ -806,6 +815,8 @@ class ChatService:
         else:
             counts.pop(emoji, None)
         ChatMessage.update(reactions=dumps(counts)).where(ChatMessage.id == message_id).execute()
+        room_id = ChatMessage.select(ChatMessage.room).where(ChatMessage.id == message_id).scalar()
+        listcache.touch_rooms([room_id])
 
     def reactions(self, ctx, message_id: int, emoji: str | None = None) -> dict:
         """Emoji → who reacted, newest first (``GET /reaction/…``, and POST/DELETE answers)."""
@@ -926,6 +937,21 @@ class ChatService:
         finally:
             self._purge_lock.release()
 
+    def next_expiry(self, room_ids: list[int], now: int) -> int | None:
+        """When the next message of these rooms expires (None: none will)."""
+        p = dbm.param()
+        found = []
+        for start in range(0, len(room_ids), 500):
+            chunk = room_ids[start : start + 500]
+            marks = ", ".join([p] * len(chunk))
+            found += dbm.select(
+                "SELECT MIN(expire_at) FROM chat_messages WHERE expire_at IS NOT NULL"  # noqa: S608 - placeholders only
+                f" AND expire_at > {p} AND room_id IN ({marks})",
+                [now, *chunk],
+            )
+        moments = [row[0] for row in found if row[0] is not None]
+        return min(moments) if moments else None
+
     def purge_expired(self, batch: int = 1000) -> int:
         """Delete expired rows in batches (C15); reads hide them already."""
         now = self.now()
@@ -938,6 +964,8 @@ class ChatService:
         if not ids:
             return 0
         with write_tx():
+            rooms = ChatMessage.select(ChatMessage.room).where(ChatMessage.id.in_(ids)).distinct()
+            listcache.touch_rooms([r.room_id for r in rooms])
             ChatMessage.delete().where(ChatMessage.id.in_(ids)).execute()
         return len(ids)
 

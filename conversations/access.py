@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from conversations import rules
+from conversations import listcache, rules
 from conversations.constants import (
     LOGGED_IN_MODERATOR_TYPES,
     MODERATOR_TYPES,
@@ -73,6 +73,8 @@ def expire_lobby(room: Room, now: int, events=None, actor=("guests", "system")) 
             room.lobby_state = 0
             room.lobby_timer = None
             room.last_activity = now
+            if changed:
+                listcache.touch_rooms([room.id])
             if changed and events is not None:
                 events.emit(room, actor, "lobby_timer_reached")
 
@@ -91,6 +93,7 @@ def join_own_one_to_one(room: Room, user, now: int):
             created_at=now,
             last_read_message=room.last_message_id or 0,
         ).on_conflict_ignore().execute()
+        listcache.touch_rooms([room.id])
     return Attendee.get_or_none(
         (Attendee.room == room.id)
         & (Attendee.actor_type == ActorType.USERS)

@@ -70,7 +70,17 @@ def _chat_state(d: Dialect) -> None:
     )
 
 
+def _room_list_generations(d: Dialect) -> None:
+    """Per-user generation of the room list, bumped by every write that changes a room object."""
+    d.run(
+        f"""CREATE TABLE room_list_generations (
+            uid VARCHAR(255) PRIMARY KEY,
+            generation {d.bigint} NOT NULL DEFAULT 0)"""
+    )
+
+
 MIGRATIONS = [
     Migration(1, "rooms, attendees and room avatars", _rooms),
     Migration(2, "last message of rooms, read and mention markers of attendees", _chat_state),
+    Migration(3, "room-list generations of users", _room_list_generations),
 ]

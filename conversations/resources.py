@@ -7,15 +7,16 @@ Every responder declares its Talk API versions, authentication, gate and room ro
 from __future__ import annotations
 
 import io
+from collections import namedtuple
 
 import falcon
 import falcon.media
 
 from conversations import access, avatars, serializers
 from conversations.access import Role
-from conversations.constants import ONE_TO_ONE_TYPES
+from conversations.constants import ONE_TO_ONE_TYPES, RoomType
 from conversations.service import COLOR, CreateRequest, is_single_emoji
-from ocs import envelope, throttle
+from ocs import envelope, formats, throttle
 from ocs.accounts import service as accounts
 from ocs.app import PUBLIC, USER, policy
 from ocs.errors import BadRequest, InvalidParameter, NotFound, OCSError
@@ -25,6 +26,7 @@ V3_V4 = ("v3", "v4")
 V4 = ("v4",)
 V1 = ("v1",)
 V1_V3 = ("v1", "v2", "v3")
+RoomRef = namedtuple("RoomRef", "id token")  # what a cookie session lookup needs of a room
 CURRENT = "v4"  # avatar routes live under v1 but answer with the current room object (D1)
 
 
@@ -81,13 +83,49 @@ class RoomsResource(TalkResource):
         include_last = params.boolean("includeLastMessage", True)
         version = req.context.api_version
         now = self.service.now()  # taken before reading: clients send it back as modifiedSince
+        base_url = self.platform.public_base(req)
+        self.talk_hash(resp)
+        resp.set_header("X-Nextcloud-Talk-Modified-Before", str(now))
+        if version != "v1" and self._from_cache(
+            req, resp, version, include_last, base_url, modified_since, include_status
+        ):
+            return
         views = self.service.list_rooms(
-            req.context.user,
-            modified_since,
-            include_status,
-            v1=version == "v1",
-            base_url=self.platform.public_base(req),
+            req.context.user, modified_since, include_status, v1=version == "v1", base_url=base_url
         )
+        self._session_fields(req, views)
+        data = [self.service.serializer.serialize(v, version, include_last) for v in views]
+        envelope.respond(req, resp, data)
+
+    def _from_cache(self, req, resp, version, include_last, base_url, modified_since, include_status) -> bool:
+        """Answer from the encoded room list (v2–v4), unless the caller's cookie holds a Talk
+        session in one of the rooms (its ``sessionId`` and ``lastPing`` are per request)."""
+        fmt = req.context.fmt
+        entry = self.service.cached_room_list(
+            req.context.user,
+            (version, fmt, include_last, base_url),
+            lambda view: self.service.serializer.serialize(view, version, include_last),
+            lambda item: formats.serialize_item(item, fmt),
+            base_url,
+        )
+        chosen = range(len(entry.rooms))
+        if modified_since:
+            chosen = [
+                i
+                for i, (_id, _token, rtype, activity, attendee_activity) in enumerate(entry.rooms)
+                if activity >= modified_since
+                or attendee_activity >= modified_since
+                or (include_status and rtype == RoomType.ONE_TO_ONE)
+            ]
+        caller_sessions = getattr(self.platform, "caller_sessions", None)
+        if caller_sessions is not None and chosen:
+            rooms = [RoomRef(entry.rooms[i][0], entry.rooms[i][1]) for i in chosen]
+            if caller_sessions(req, rooms):
+                return False
+        envelope.respond_items(req, resp, [entry.fragments[i] for i in chosen])
+        return True
+
+    def _session_fields(self, req, views) -> None:
         caller_sessions = getattr(self.platform, "caller_sessions", None)
         if caller_sessions is not None and views:
             sessions = caller_sessions(req, [v.room for v in views])
@@ -95,10 +133,6 @@ class RoomsResource(TalkResource):
                 session = sessions.get(view.room.id)
                 if session is not None:
                     view.session_id, view.last_ping = session.session_id, session.last_ping
-        data = [self.service.serializer.serialize(v, version, include_last) for v in views]
-        self.talk_hash(resp)
-        resp.set_header("X-Nextcloud-Talk-Modified-Before", str(now))
-        envelope.respond(req, resp, data)
 
     @talk(auth=USER)
     def on_post(self, req, resp):

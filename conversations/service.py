@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import peewee
 
-from conversations import access, rules
+from conversations import access, listcache, rules
 from conversations.constants import (
     AVATAR_CUSTOM,
     AVATAR_DEFAULT,
@@ -139,7 +139,17 @@ class ConversationService:
         self._token_length = None
         self._list_sql_cache: dict = {}
         self.events = RoomEvents()  # system messages and other reactions to room changes
+        self.events.subscribe(self._touch_on_event)
         self.chat_fields = None  # fills the chat fields of room views when chat is wired
+        self.chat_expiry = None  # (room ids, now) -> when the next message in them expires
+        talk = self.config["talk"]
+        self.list_cache = listcache.RoomListCache(talk["room_list_cache_mb"] * 1024 * 1024)
+        self.verify_list_cache = talk["room_list_cache_verify"]
+
+    @staticmethod
+    def _touch_on_event(event) -> None:
+        """Every room event changes the room object of everybody in the room."""
+        listcache.touch_rooms([event.room.id])
 
     def fill_chat(self, views, actor: tuple[str, str], base_url: str = "") -> None:
         """Let the chat feature set lastMessage, unread counts … (constant queries for a list)."""
@@ -241,6 +251,68 @@ class ConversationService:
             views.append(view)
         self.fill_chat(views, (ActorType.USERS, user.uid), base_url)
         return views
+
+    def cached_room_list(
+        self, user, key: tuple, serialize, encode, base_url: str = ""
+    ) -> listcache.CachedList:
+        """``user``'s whole room list as encoded room objects, from this worker's cache while the
+        user's generation is unchanged (``key``: what else shapes the bytes)."""
+        key = (user.uid, *key)
+        current = listcache.generation(user.uid)
+        now = self.now()
+        entry = self.list_cache.get(key, current, now) if self.list_cache.max_bytes else None
+        if entry is not None and not self.verify_list_cache:
+            return entry
+        views = self.list_rooms(user, base_url=base_url)
+        fresh = listcache.CachedList(
+            generation=current,
+            valid_until=self._list_valid_until(views, now),
+            fragments=[encode(serialize(view)) for view in views],
+            rooms=[
+                (
+                    v.room.id,
+                    v.room.token,
+                    v.room.type,
+                    v.room.last_activity,
+                    v.attendee.last_attendee_activity,
+                )
+                for v in views
+            ],
+            size=0,
+        )
+        fresh.size = sum(len(f) for f in fresh.fragments) + 200 * len(views) + 500
+        if entry is not None:
+            self._verify_cached(user, entry, fresh)
+            return entry
+        if self.list_cache.max_bytes:
+            self.list_cache.put(key, fresh)
+        return fresh
+
+    def _verify_cached(self, user, entry, fresh) -> None:
+        if listcache.generation(user.uid) != entry.generation:
+            return  # a write committed while the list was rebuilt: nothing to compare
+        if entry.fragments != fresh.fragments or entry.rooms != fresh.rooms:
+            log.error(
+                "room list cache of %s is stale at generation %s: %r != %r",
+                user.uid,
+                entry.generation,
+                entry.rooms,
+                fresh.rooms,
+            )
+            raise RuntimeError("stale room list cache")
+
+    def _list_valid_until(self, views, now: int) -> int | None:
+        """When the list changes by the clock alone: a lobby timer, an expiring message."""
+        moments = [
+            v.room.lobby_timer
+            for v in views
+            if v.room.lobby_state == 1 and v.room.lobby_timer and v.room.lobby_timer > now
+        ]
+        if self.chat_expiry is not None and views:
+            expiry = self.chat_expiry([v.room.id for v in views], now)
+            if expiry is not None:
+                moments.append(expiry)
+        return min(moments) if moments else None
 
     def _v1_members(self, room_ids: list[int]) -> tuple[dict, dict]:
         """v1 ``participants`` maps and live-guest counts of the given rooms.
@@ -385,11 +457,13 @@ class ConversationService:
                     room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now
                 )
             ).on_conflict_ignore().execute()
+            listcache.touch_rooms([room.id])
         return room, self._user_attendee(room, user), target
 
     def refill_one_to_one(self, room, now: int) -> None:
         """Both users of a one-to-one are attendees again (owners) before a message is stored
         (C10; upstream ``ensureOneToOneRoomIsFilled``). Call inside the write transaction."""
+        listcache.touch_rooms([room.id])
         for uid in rules.one_to_one_pair(room):
             user = accounts.find_user(uid)
             if user is None:  # a deleted user is not re-added
@@ -672,6 +746,7 @@ class ConversationService:
                             room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now
                         )
                     ).execute()
+                    listcache.touch_users([user.uid])
             except peewee.IntegrityError:
                 room = Room.get(Room.note_to_self_owner == user.uid)
         attendee = Attendee.get_or_none(
@@ -687,6 +762,7 @@ class ConversationService:
                         room.id, ActorType.USERS, user.uid, user.shown_name, ParticipantType.OWNER, now
                     )
                 ).on_conflict_ignore().execute()
+                listcache.touch_users([user.uid])
             attendee = self._user_attendee(room, user)
         return room, attendee
 
@@ -719,6 +795,7 @@ class ConversationService:
             changes["last_activity"] = self.now()
         with write_tx():
             Room.update(**changes).where(Room.id == room.id).execute()
+            listcache.touch_rooms([room.id])
             for name, value in changes.items():
                 setattr(room, name, value)
             if event is not None:
@@ -760,6 +837,7 @@ class ConversationService:
         if room.type in ONE_TO_ONE_TYPES and not self.config["talk"]["delete_one_to_one_conversations"]:
             raise BadRequest(None)
         with write_tx():
+            listcache.touch_members_now([room.id])
             Room.delete().where(Room.id == room.id).execute()
         log.info("room %s deleted", room.token)
 
@@ -853,6 +931,7 @@ class ConversationService:
         with write_tx():
             Room.update(default_permissions=value).where(Room.id == room.id).execute()
             Attendee.update(permissions=0).where(Attendee.room == room.id).execute()
+            listcache.touch_rooms([room.id])
         room.default_permissions = value
         if ctx.attendee is not None:
             ctx.attendee.permissions = 0
@@ -885,6 +964,8 @@ class ConversationService:
             Attendee.update({column: value, "last_attendee_activity": now}).where(
                 Attendee.id == attendee.id
             ).execute()
+            if attendee.actor_type == ActorType.USERS:
+                listcache.touch_users([attendee.actor_id])
         setattr(attendee, column, value)
         attendee.last_attendee_activity = now
 
@@ -964,6 +1045,7 @@ class ConversationService:
             .where((Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid))
         )
         room_ids = [a.room.id for a in mine]
+        listcache.touch_everyone()  # mentions of the user read differently everywhere
         for a in mine:
             room = a.room
             if room.type == RoomType.ONE_TO_ONE:
@@ -990,8 +1072,11 @@ class ConversationService:
         Attendee.update(display_name=user.shown_name).where(
             (Attendee.actor_type == ActorType.USERS) & (Attendee.actor_id == user.uid)
         ).execute()
+        # the name shows in one-to-ones and in last messages and their mentions, anywhere
+        listcache.touch_everyone()
 
     def on_group_renamed(self, group) -> None:
         Attendee.update(display_name=group.shown_name).where(
             (Attendee.actor_type == ActorType.GROUPS) & (Attendee.actor_id == group.gid)
         ).execute()
+        listcache.touch_everyone()  # group mentions in last messages show the name

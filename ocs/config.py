@@ -211,6 +211,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "description_max_length": Key(2000, int, minimum=1, maximum=100000),
         "stun_servers": Key([], list),
         "hide_signaling_warning": Key(False, bool),
+        "room_list_cache_mb": Key(16, int, minimum=0),
+        "room_list_cache_verify": Key(False, bool),
     },
     "provisioning": {
         "enabled": Key(True, bool),

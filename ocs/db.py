@@ -181,6 +181,30 @@ def after_commit(callback: Callable[[], None]) -> None:
         pending.append(callback)
 
 
+def before_commit(key: str, items, flush: Callable[[set], None]) -> None:
+    """Collect ``items`` under ``key``; ``flush(all items)`` runs once, as the last statement
+    before the outermost :func:`write_tx` commits (at once outside a write transaction).
+
+    Work that takes row locks in a fixed order (the room-list generations) goes here, so that
+    it is the last lock a transaction takes and transactions cannot deadlock on it."""
+    collected = getattr(_tx_state, "before", None)
+    if collected is None:
+        flush(set(items))
+        return
+    entry = collected.get(key)
+    if entry is None:
+        collected[key] = entry = (flush, set())
+    entry[1].update(items)
+
+
+def _run_before_commit() -> None:
+    collected = _tx_state.before
+    while collected:
+        key = next(iter(collected))
+        flush, items = collected.pop(key)
+        flush(items)
+
+
 @contextlib.contextmanager
 def write_tx():
     """A write transaction: ``BEGIN IMMEDIATE`` on SQLite so that read-then-write never fails.
@@ -191,11 +215,14 @@ def write_tx():
     outermost = getattr(_tx_state, "pending", None) is None
     if outermost:
         _tx_state.pending = []
+        _tx_state.before = {}
     tx = db.atomic("IMMEDIATE") if is_sqlite() else db.atomic()
     committed = False
     try:
         with tx:
             yield tx
+            if outermost:
+                _run_before_commit()
         committed = True
     except (peewee.OperationalError, sqlite3.OperationalError) as exc:
         cause = _root_cause(exc)
@@ -206,6 +233,7 @@ def write_tx():
         if outermost:
             callbacks = _tx_state.pending
             _tx_state.pending = None
+            _tx_state.before = None
             if committed and not db.in_transaction():
                 for callback in callbacks:
                     try:

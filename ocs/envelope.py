@@ -58,6 +58,21 @@ def write(req, resp, data, raw: int, message: str = "", fmt: str | None = None) 
     resp.data = formats.serialize(body, fmt)
 
 
+_ITEMS = "\x00ocs-items\x00"  # cannot occur in an encoded envelope: NUL is always escaped
+
+
+def respond_items(req, resp, items: list[bytes]) -> None:
+    """Answer with a ``data`` list whose elements are already encoded
+    (:func:`formats.serialize_item`): the same bytes as :func:`respond` with the decoded list."""
+    if not items:
+        write(req, resp, [], 200)
+        return
+    write(req, resp, [_ITEMS], 200)
+    fmt = getattr(req.context, "fmt", None) or formats.XML
+    marker = formats.serialize_item(_ITEMS, fmt)
+    resp.data = resp.data.replace(marker, (b"," if fmt == formats.JSON else b"").join(items), 1)
+
+
 def respond(req, resp, data, status: int = 200) -> None:
     """Answer a successful OCS request with ``data``."""
     write(req, resp, data, status)

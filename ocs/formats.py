@@ -134,6 +134,15 @@ def dump_xml(document: dict) -> str:
     return "".join(out)
 
 
+def serialize_item(value, fmt: str) -> bytes:
+    """One element of the ``data`` list of an envelope, encoded alone (see envelope.write_items)."""
+    if fmt == JSON:
+        return dump_json_bytes(value)
+    out: list = []
+    _write(out, 0, value, 2)
+    return "".join(out).encode("utf-8")
+
+
 def serialize(value, fmt: str) -> bytes:
     """The encoded body (bytes, so that Falcon does not encode it again)."""
     return dump_json_bytes(value) if fmt == JSON else dump_xml(value).encode("utf-8")

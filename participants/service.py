@@ -11,7 +11,7 @@ import logging
 
 import peewee
 
-from conversations import access, rules
+from conversations import access, listcache, rules
 from conversations.access import RoomContext
 from conversations.constants import (
     GROUP_OR_PUBLIC,
@@ -239,6 +239,7 @@ class ParticipantService:
     def _insert_attendee(self, room, actor_type, actor_id, name, ptype, now):
         try:
             with write_tx():
+                listcache.touch_rooms([room.id])
                 return Attendee.create(
                     room=room.id,
                     actor_type=actor_type,
@@ -284,6 +285,7 @@ class ParticipantService:
             and attendee.permissions in (0, 1)
         )
         if transient and not TalkSession.select().where(TalkSession.attendee == attendee.id).exists():
+            listcache.touch_members_now([attendee.room_id])
             Attendee.delete().where(Attendee.id == attendee.id).execute()
 
     def set_session_state(self, ctx, state: int) -> None:
@@ -309,18 +311,24 @@ class ParticipantService:
                 & TalkSession.attendee.in_(Attendee.select(Attendee.id).where(Attendee.room == room.id))
             ).execute()
             live = TalkSession.select(TalkSession.attendee).join(Attendee).where(Attendee.room == room.id)
-            Attendee.delete().where(
-                (Attendee.room == room.id)
-                & Attendee.id.not_in(live)
-                & (
-                    (Attendee.participant_type == ParticipantType.USER_SELF_JOINED)
-                    | (
-                        (Attendee.participant_type == ParticipantType.GUEST)
-                        & (Attendee.actor_type == ActorType.GUESTS)
-                        & Attendee.permissions.in_([0, 1])
+            gone = [
+                a.id
+                for a in Attendee.select(Attendee.id).where(
+                    (Attendee.room == room.id)
+                    & Attendee.id.not_in(live)
+                    & (
+                        (Attendee.participant_type == ParticipantType.USER_SELF_JOINED)
+                        | (
+                            (Attendee.participant_type == ParticipantType.GUEST)
+                            & (Attendee.actor_type == ActorType.GUESTS)
+                            & Attendee.permissions.in_([0, 1])
+                        )
                     )
                 )
-            ).execute()
+            ]
+            if gone:
+                listcache.touch_members_now([room.id])
+                Attendee.delete().where(Attendee.id.in_(gone)).execute()
         attendees = list(Attendee.select().where(Attendee.room == room.id).order_by(Attendee.id))
         sessions: dict = {}
         if attendees:
@@ -465,6 +473,8 @@ class ParticipantService:
         ]
         if rows:
             Attendee.insert_many(rows).on_conflict_ignore().execute()
+        if rows or upgrade:
+            listcache.touch_rooms([room.id])
         added = [a.actor_id for a in existing.values() if a.id in upgrade] + [r["actor_id"] for r in rows]
         for uid in added:
             self._emit(room, actor, "user_added", user={"type": ActorType.USERS, "id": uid})
@@ -472,6 +482,7 @@ class ParticipantService:
 
     def _touch(self, room, now) -> None:
         Room.update(last_activity=now).where(Room.id == room.id).execute()
+        listcache.touch_rooms([room.id])
         room.last_activity = now
 
     # --- removing -----------------------------------------------------------------------------
@@ -498,6 +509,7 @@ class ParticipantService:
     def _remove(self, room, target, actor=("guests", "system")) -> None:
         now = self.now()
         with write_tx():
+            listcache.touch_members_now([room.id])
             Attendee.delete().where(Attendee.id == target.id).execute()
             if target.actor_type == ActorType.USERS:
                 self._emit(room, actor, "user_removed", user={"type": ActorType.USERS, "id": target.actor_id})
@@ -533,6 +545,7 @@ class ParticipantService:
             }
         doomed = [u for u in candidates if u not in covered]
         if doomed:
+            listcache.touch_members_now([room.id])
             gone = [
                 a.actor_id
                 for a in Attendee.select(Attendee.actor_id).where(
@@ -555,6 +568,7 @@ class ParticipantService:
         """Leaving a conversation (§6). Returns True when the room was deleted."""
         room, me = ctx.room, ctx.attendee
         with write_tx():
+            listcache.touch_members_now([room.id])
             users = (
                 Attendee.select()
                 .where(
@@ -743,6 +757,7 @@ class ParticipantService:
             changes["participant_type"] = int(ParticipantType.USER)
         with write_tx():
             Attendee.update(changes).where(Attendee.id == target.id).execute()
+            listcache.touch_rooms([room.id])
             if "participant_type" in changes:  # a self-joined user became a member
                 self._emit(
                     room, actor_of(ctx), "user_added", user={"type": target.actor_type, "id": target.actor_id}
@@ -757,6 +772,7 @@ class ParticipantService:
         text = clean_text(name, MAX_GUEST_NAME, "value", allow_empty=True)
         with write_tx():
             Attendee.update(display_name=text).where(Attendee.id == ctx.attendee.id).execute()
+            listcache.touch_rooms([ctx.attendee.room_id])
         ctx.attendee.display_name = text
 
     # --- account events (D28, D25) ------------------------------------------------------------
@@ -787,6 +803,7 @@ class ParticipantService:
                 (Attendee.actor_type == ActorType.GROUPS) & (Attendee.actor_id == group.gid)
             )
         ]
+        listcache.touch_members_now(rooms)
         Attendee.delete().where(
             (Attendee.actor_type == ActorType.GROUPS) & (Attendee.actor_id == group.gid)
         ).execute()

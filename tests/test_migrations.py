@@ -109,7 +109,7 @@ def test_concurrent_startups_migrate_once(database_url):
     try:
         assert dbm.schema_versions() == {
             "platform": 3,
-            "conversations": 2,
+            "conversations": 3,
             "participants": 1,
             "chat": 1,
             "login": 1,
