@@ -38,20 +38,44 @@ class CapabilitiesResource:
             "extendedSupport": config["version"]["extended_support"],
         }
 
-    def payload(self, user) -> dict:
+        self._answers: dict = {}  # variant -> (payload, ETag); configuration is static
+        self._bodies: dict = {}  # (variant, OCS version, format) -> encoded envelope
+
+    def variant(self, user) -> tuple[bool, bool]:
         if user is None:
-            capabilities = {"spreed": self.registry.spreed(False, False)}
-        else:
-            can_create = self.registry.can_create(accounts.user_groups(user))
-            capabilities = {"core": self.core, "spreed": self.registry.spreed(True, can_create)}
-        return {"version": self.version, "capabilities": capabilities}
+            return False, False
+        allowed = self.registry.config["talk"]["allowed_creator_groups"]
+        groups = accounts.user_groups(user) if allowed else []  # one query only when it matters
+        return True, self.registry.can_create(groups)
+
+    def payload(self, user) -> dict:
+        return self.answer(self.variant(user))[0]
+
+    def answer(self, variant: tuple[bool, bool]) -> tuple[dict, str]:
+        found = self._answers.get(variant)
+        if found is None:
+            logged_in, can_create = variant
+            if not logged_in:
+                capabilities = {"spreed": self.registry.spreed(False, False)}
+            else:
+                capabilities = {"core": self.core, "spreed": self.registry.spreed(True, can_create)}
+            data = {"version": self.version, "capabilities": capabilities}
+            etag = '"' + hashlib.md5(formats.dump_json_bytes(data)).hexdigest() + '"'  # noqa: S324
+            found = self._answers[variant] = (data, etag)
+        return found
 
     @policy(auth=PUBLIC)
     def on_get(self, req, resp):
-        data = self.payload(req.context.user)
-        etag = '"' + hashlib.md5(formats.dump_json(data).encode("ascii")).hexdigest() + '"'  # noqa: S324
+        variant = self.variant(req.context.user)
+        data, etag = self.answer(variant)
         resp.set_header("ETag", etag)
         if req.get_header("If-None-Match") == etag:
             envelope.not_modified(req, resp, data)
             return
-        envelope.respond(req, resp, data)
+        key = (variant, req.context.ocs_version, req.context.fmt)
+        body = self._bodies.get(key)
+        if body is None:
+            envelope.respond(req, resp, data)
+            self._bodies[key] = (resp.data, resp.content_type)
+        else:
+            resp.data, resp.content_type = body

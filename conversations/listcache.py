@@ -79,10 +79,8 @@ def _flush(items: set) -> None:
 def generation(uid: str) -> tuple[int, int]:
     """The user's generation and everybody's, in one indexed statement."""
     p = dbm.param()
-    rows = dbm.select(
-        f"SELECT uid, generation FROM room_list_generations WHERE uid IN ({p}, {p})", [uid, EVERYONE]
-    )  # noqa: S608
-    found = dict(rows)
+    sql = f"SELECT uid, generation FROM room_list_generations WHERE uid IN ({p}, {p})"  # noqa: S608 - placeholders only
+    found = dict(dbm.select(sql, [uid, EVERYONE]))
     return found.get(uid, 0), found.get(EVERYONE, 0)
 
 

@@ -118,7 +118,7 @@ class RoomsResource(TalkResource):
                 or (include_status and rtype == RoomType.ONE_TO_ONE)
             ]
         caller_sessions = getattr(self.platform, "caller_sessions", None)
-        if caller_sessions is not None and chosen:
+        if caller_sessions is not None and chosen and req.env.get("HTTP_COOKIE"):
             rooms = [RoomRef(entry.rooms[i][0], entry.rooms[i][1]) for i in chosen]
             if caller_sessions(req, rooms):
                 return False

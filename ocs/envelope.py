@@ -61,16 +61,26 @@ def write(req, resp, data, raw: int, message: str = "", fmt: str | None = None) 
 _ITEMS = "\x00ocs-items\x00"  # cannot occur in an encoded envelope: NUL is always escaped
 
 
+_FRAMES: dict = {}  # (OCS version, format) -> bytes before and after the items of a success
+
+
 def respond_items(req, resp, items: list[bytes]) -> None:
     """Answer with a ``data`` list whose elements are already encoded
     (:func:`formats.serialize_item`): the same bytes as :func:`respond` with the decoded list."""
     if not items:
         write(req, resp, [], 200)
         return
-    write(req, resp, [_ITEMS], 200)
+    version = getattr(req.context, "ocs_version", None) or 2
     fmt = getattr(req.context, "fmt", None) or formats.XML
-    marker = formats.serialize_item(_ITEMS, fmt)
-    resp.data = resp.data.replace(marker, (b"," if fmt == formats.JSON else b"").join(items), 1)
+    frame = _FRAMES.get((version, fmt))
+    if frame is None:
+        write(req, resp, [_ITEMS], 200)
+        before, _, after = resp.data.partition(formats.serialize_item(_ITEMS, fmt))
+        frame = _FRAMES[(version, fmt)] = (before, after, b"," if fmt == formats.JSON else b"")
+    before, after, separator = frame
+    resp.status = falcon.HTTP_200
+    resp.content_type = formats.CONTENT_TYPES[fmt]
+    resp.data = before + separator.join(items) + after
 
 
 def respond(req, resp, data, status: int = 200) -> None:

@@ -103,6 +103,7 @@ def valid_password(password: str) -> bool:
 
 
 USER_COLUMNS = [f.column_name for f in User._meta.sorted_fields]
+USER_FIELDS = [f.name for f in User._meta.sorted_fields]
 
 
 def user_by_id(user_id: int) -> User | None:
@@ -111,8 +112,8 @@ def user_by_id(user_id: int) -> User | None:
     rows = dbm.select(f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = {p}", [user_id])  # noqa: S608 - identifiers and placeholders only
     if not rows:
         return None
-    user = User(**dict(zip(USER_COLUMNS, rows[0], strict=True)))
-    user._dirty.clear()
+    user = User(__no_default__=True)  # as peewee builds rows, without a setattr per column
+    user.__data__ = dict(zip(USER_FIELDS, rows[0], strict=True))
     return user
 
 
