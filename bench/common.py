@@ -30,15 +30,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(app: str, env: dict, serve: list[str] | None = None, workers: int | None = None):
-    """Start gunicorn serving ``app`` on a free loopback port; returns (process, port)."""
+def start(app: str, env: dict, serve: list[str] | None = None, workers: int | None = None, python: str = ""):
+    """Start gunicorn serving ``app`` on a free loopback port; returns (process, port).
+    ``python``: the interpreter of another installation (``BENCH_PYTHON``, default this one)."""
     port = free_port()
     args = list(serve or SERVE)
     if workers is not None:
         args[args.index("--workers") + 1] = str(workers)
     proc = subprocess.Popen(  # noqa: S603 - our own gunicorn
         [
-            sys.executable,
+            python or os.environ.get("BENCH_PYTHON") or sys.executable,
             "-m",
             "gunicorn",
             app,

@@ -17,7 +17,9 @@ Usage (from the repository root; wrk must be installed: ``apt-get install wrk``)
 6. Writes a JSON summary and, with matplotlib installed, a plot (``--plot``).
 
 ``--database`` takes a PostgreSQL URL (the database is emptied first); the default is a fresh
-SQLite file. ``BENCH_SERVE`` replaces the gunicorn options. Traffic goes to 127.0.0.1 only.
+SQLite file. ``BENCH_SERVE`` replaces the gunicorn options; ``BENCH_PYTHON`` names the Python of
+the installation that serves (e.g. one made with the README's SQLite command, which has no
+PostgreSQL driver). Traffic goes to 127.0.0.1 only.
 """
 
 from __future__ import annotations

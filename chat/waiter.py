@@ -14,6 +14,7 @@ import logging
 import threading
 
 from ocs import db as dbm
+from ocs.memory import trim_memory
 
 log = logging.getLogger("chat.waiter")
 
@@ -105,30 +106,6 @@ class Waiters:
             finally:
                 dbm.release_connection()  # PostgreSQL: back to the pool; SQLite: this thread's own
                 trim_memory()
-
-
-def _libc_trim():
-    """glibc's ``malloc_trim``, or None elsewhere."""
-    try:
-        import ctypes
-        import ctypes.util
-
-        name = ctypes.util.find_library("c")
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        return None
-
-
-_TRIM = _libc_trim()
-
-
-def trim_memory() -> None:
-    """Give memory freed by finished requests back to the system.
-
-    NOTE: every waiting poll first opened (and closed) its own SQLite connection; glibc keeps the
-    freed pages, so a worker holding hundreds of polls would keep the peak as resident memory."""
-    if _TRIM is not None:
-        _TRIM(0)
 
 
 def newest_ids(room_ids: list[int]) -> list[tuple[int, int]]:

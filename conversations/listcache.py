@@ -90,9 +90,15 @@ class CachedList:
 
     generation: tuple[int, int]
     valid_until: int | None  # the list changes by the clock then (lobby timer, expiring message)
-    fragments: list[bytes]
-    rooms: list[tuple]  # per fragment: (id, token, type, last_activity, last_attendee_activity)
+    blob: bytes  # the encoded room objects, joined by the format's separator
+    spans: list[tuple[int, int]]  # where each room object lies in ``blob``
+    rooms: list[tuple]  # per room object: (id, token, type, last_activity, last_attendee_activity)
     size: int
+
+    def select(self, chosen: list[int], separator: bytes) -> bytes:
+        """The room objects at the ``chosen`` positions, joined (one copy)."""
+        view = memoryview(self.blob)
+        return separator.join(view[self.spans[i][0] : self.spans[i][1]] for i in chosen)
 
 
 class RoomListCache:

@@ -101,11 +101,13 @@ class RoomsResource(TalkResource):
         """Answer from the encoded room list (v2–v4), unless the caller's cookie holds a Talk
         session in one of the rooms (its ``sessionId`` and ``lastPing`` are per request)."""
         fmt = req.context.fmt
+        separator = formats.ITEM_SEPARATORS[fmt]
         entry = self.service.cached_room_list(
             req.context.user,
             (version, fmt, include_last, base_url),
             lambda view: self.service.serializer.serialize(view, version, include_last),
             lambda item: formats.serialize_item(item, fmt),
+            separator,
             base_url,
         )
         chosen = range(len(entry.rooms))
@@ -122,7 +124,10 @@ class RoomsResource(TalkResource):
             rooms = [RoomRef(entry.rooms[i][0], entry.rooms[i][1]) for i in chosen]
             if caller_sessions(req, rooms):
                 return False
-        envelope.respond_items(req, resp, [entry.fragments[i] for i in chosen])
+        if len(chosen) == len(entry.rooms):
+            envelope.respond_items(req, resp, entry.blob, len(chosen))
+        else:
+            envelope.respond_items(req, resp, entry.select(chosen, separator), len(chosen))
         return True
 
     def _session_fields(self, req, views) -> None:

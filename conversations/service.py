@@ -45,6 +45,7 @@ from ocs.accounts import service as accounts
 from ocs.accounts.models import GroupMember, User
 from ocs.db import ServerSetting, db, write_tx
 from ocs.errors import BadRequest, Forbidden, NotFound
+from ocs.memory import trim_memory
 
 log = logging.getLogger("conversations")
 
@@ -52,6 +53,7 @@ TOKEN_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"  # noqa: S105 - not a secre
 TOKEN_LENGTH_SETTING = "conversations.token_length"  # noqa: S105 - a setting name
 RESERVED_TOKENS = frozenset({"settings", "backend"})
 MAX_COLLISIONS = 1000
+TRIM_AFTER_ROOMS = 200  # give memory back after building a list this long
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
 INVITATION_SOURCES = ("users", "groups", "emails", "federated_users", "phones", "teams")
@@ -253,7 +255,7 @@ class ConversationService:
         return views
 
     def cached_room_list(
-        self, user, key: tuple, serialize, encode, base_url: str = ""
+        self, user, key: tuple, serialize, encode, separator: bytes, base_url: str = ""
     ) -> listcache.CachedList:
         """``user``'s whole room list as encoded room objects, from this worker's cache while the
         user's generation is unchanged (``key``: what else shapes the bytes)."""
@@ -264,10 +266,16 @@ class ConversationService:
         if entry is not None and not self.verify_list_cache:
             return entry
         views = self.list_rooms(user, base_url=base_url)
+        fragments = [encode(serialize(view)) for view in views]
+        spans, offset = [], 0
+        for fragment in fragments:
+            spans.append((offset, offset + len(fragment)))
+            offset += len(fragment) + len(separator)
         fresh = listcache.CachedList(
             generation=current,
             valid_until=self._list_valid_until(views, now),
-            fragments=[encode(serialize(view)) for view in views],
+            blob=separator.join(fragments),
+            spans=spans,
             rooms=[
                 (
                     v.room.id,
@@ -280,7 +288,10 @@ class ConversationService:
             ],
             size=0,
         )
-        fresh.size = sum(len(f) for f in fresh.fragments) + 200 * len(views) + 500
+        fresh.size = len(fresh.blob) + 200 * len(views) + 500
+        if len(views) >= TRIM_AFTER_ROOMS:
+            del views, fragments
+            trim_memory()  # the room objects of a long list were megabytes, now garbage
         if entry is not None:
             self._verify_cached(user, entry, fresh)
             return entry
@@ -291,7 +302,7 @@ class ConversationService:
     def _verify_cached(self, user, entry, fresh) -> None:
         if listcache.generation(user.uid) != entry.generation:
             return  # a write committed while the list was rebuilt: nothing to compare
-        if entry.fragments != fresh.fragments or entry.rooms != fresh.rooms:
+        if entry.blob != fresh.blob or entry.rooms != fresh.rooms:
             log.error(
                 "room list cache of %s is stale at generation %s: %r != %r",
                 user.uid,

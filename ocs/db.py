@@ -8,6 +8,7 @@ open them with :func:`write_tx` (``BEGIN IMMEDIATE`` on SQLite).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import sqlite3
@@ -132,6 +133,8 @@ def make_database(config) -> peewee.Database:
             timeout=section["busy_timeout_ms"] / 1000.0,
             autoconnect=True,
         )
+    if importlib.util.find_spec("psycopg") is None:
+        raise ConfigError("database.url: PostgreSQL needs psycopg: pip install 'ocs-talk[postgresql]'")
     params = dict(parse_qsl(parts.query))
     kwargs = {
         "host": parts.hostname or None,

@@ -64,10 +64,11 @@ _ITEMS = "\x00ocs-items\x00"  # cannot occur in an encoded envelope: NUL is alwa
 _FRAMES: dict = {}  # (OCS version, format) -> bytes before and after the items of a success
 
 
-def respond_items(req, resp, items: list[bytes]) -> None:
-    """Answer with a ``data`` list whose elements are already encoded
-    (:func:`formats.serialize_item`): the same bytes as :func:`respond` with the decoded list."""
-    if not items:
+def respond_items(req, resp, items: bytes, count: int) -> None:
+    """Answer with a ``data`` list of ``count`` elements already encoded
+    (:func:`formats.serialize_item`) and joined (``formats.ITEM_SEPARATORS``): the same bytes
+    as :func:`respond` with the decoded list. The items are sent as they are, not copied."""
+    if not count:
         write(req, resp, [], 200)
         return
     version = getattr(req.context, "ocs_version", None) or 2
@@ -76,11 +77,13 @@ def respond_items(req, resp, items: list[bytes]) -> None:
     if frame is None:
         write(req, resp, [_ITEMS], 200)
         before, _, after = resp.data.partition(formats.serialize_item(_ITEMS, fmt))
-        frame = _FRAMES[(version, fmt)] = (before, after, b"," if fmt == formats.JSON else b"")
-    before, after, separator = frame
+        frame = _FRAMES[(version, fmt)] = (before, after)
+    before, after = frame
     resp.status = falcon.HTTP_200
     resp.content_type = formats.CONTENT_TYPES[fmt]
-    resp.data = before + separator.join(items) + after
+    resp.data = None
+    resp.stream = [before, items, after]
+    resp.content_length = len(before) + len(items) + len(after)
 
 
 def respond(req, resp, data, status: int = 200) -> None:

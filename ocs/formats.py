@@ -134,6 +134,9 @@ def dump_xml(document: dict) -> str:
     return "".join(out)
 
 
+ITEM_SEPARATORS = {JSON: b",", XML: b""}  # between encoded elements of a list
+
+
 def serialize_item(value, fmt: str) -> bytes:
     """One element of the ``data`` list of an envelope, encoded alone (see envelope.write_items)."""
     if fmt == JSON:

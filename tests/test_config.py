@@ -109,3 +109,21 @@ def test_masked_config_hides_smtp_password():
     config = load_config(path=os.devnull, environ={"TALK_MAIL__SMTP_PASSWORD": "s3cret"})
     assert config["mail"]["smtp_password"] == "s3cret"
     assert config.masked()["mail"]["smtp_password"] == "***"
+
+
+def test_postgresql_without_its_driver_is_a_clear_configuration_error(monkeypatch):
+    """psycopg is the ``postgresql`` extra: a PostgreSQL URL without it says what to install."""
+    import importlib.util
+
+    from ocs import db as dbm
+    from ocs.config import ConfigError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a)
+    )
+    config = load_config(
+        path=os.devnull, environ={}, overrides={"database": {"url": "postgresql://x@127.0.0.1/db"}}
+    )
+    with pytest.raises(ConfigError, match=r"ocs-talk\[postgresql\]"):
+        dbm.make_database(config)
