@@ -86,7 +86,8 @@ class RoomsResource(TalkResource):
         base_url = self.platform.public_base(req)
         self.talk_hash(resp)
         resp.set_header("X-Nextcloud-Talk-Modified-Before", str(now))
-        if version != "v1" and self._from_cache(
+        cached = version != "v1" and self.service.list_cache.max_bytes > 0
+        if cached and self._from_cache(
             req, resp, version, include_last, base_url, modified_since, include_status
         ):
             return

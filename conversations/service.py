@@ -262,7 +262,7 @@ class ConversationService:
         key = (user.uid, *key)
         current = listcache.generation(user.uid)
         now = self.now()
-        entry = self.list_cache.get(key, current, now) if self.list_cache.max_bytes else None
+        entry = self.list_cache.get(key, current, now)
         if entry is not None and not self.verify_list_cache:
             return entry
         views = self.list_rooms(user, base_url=base_url)
@@ -295,8 +295,7 @@ class ConversationService:
         if entry is not None:
             self._verify_cached(user, entry, fresh)
             return entry
-        if self.list_cache.max_bytes:
-            self.list_cache.put(key, fresh)
+        self.list_cache.put(key, fresh)
         return fresh
 
     def _verify_cached(self, user, entry, fresh) -> None:
