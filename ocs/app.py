@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import falcon
 
 from ocs import db as dbm
-from ocs import envelope, errors, formats
+from ocs import envelope, errors, formats, memory
 from ocs.accounts import service as accounts
 from ocs.params import FORM_CONTENT_TYPE, JSON_CONTENT_TYPE, Params, parse_json_body, parse_urlencoded
 
@@ -121,11 +121,13 @@ class Platform:
         self.warmed = False
 
     def warm(self, req) -> None:
-        """Once per process, on its first request: under gunicorn, move everything built so
-        far (modules, the app, its caches' templates) out of the garbage collector's way, so
-        that collections only scan what requests allocate (``gc.freeze``)."""
+        """Once per process, on its first request, under gunicorn: fix the allocator's mmap
+        threshold (see :mod:`ocs.memory`) and move everything built so far (modules, the app)
+        out of the garbage collector's way, so that collections only scan what requests
+        allocate (``gc.freeze``)."""
         self.warmed = True
         if str(req.env.get("SERVER_SOFTWARE", "")).startswith("gunicorn"):
+            memory.fix_mmap_threshold()
             gc.collect()
             gc.freeze()
 
