@@ -106,14 +106,23 @@ USER_COLUMNS = [f.column_name for f in User._meta.sorted_fields]
 USER_FIELDS = [f.name for f in User._meta.sorted_fields]
 
 
+_USER_BY_ID: dict[str, str] = {}
+
+
 def user_by_id(user_id: int) -> User | None:
     """One indexed lookup with fixed SQL text (the authenticated-request hot path)."""
     p = dbm.param()
-    rows = dbm.select(f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = {p}", [user_id])  # noqa: S608 - identifiers and placeholders only
+    sql = _USER_BY_ID.get(p)
+    if sql is None:
+        sql = _USER_BY_ID[p] = f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = {p}"  # noqa: S608 - identifiers and placeholders only
+    rows = dbm.select(sql, [user_id])
     if not rows:
         return None
-    user = User(__no_default__=True)  # as peewee builds rows, without a setattr per column
+    # a model instance as peewee's own row reader leaves it, without a setattr per column
+    user = User.__new__(User)
     user.__data__ = dict(zip(USER_FIELDS, rows[0], strict=True))
+    user._dirty = set()
+    user.__rel__ = {}
     return user
 
 
