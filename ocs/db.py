@@ -104,6 +104,38 @@ class TalkSqliteDatabase(peewee.SqliteDatabase):
                 delay = min(delay * 2, 0.1)
 
 
+class TalkPooledPostgresqlDatabase(PooledPostgresqlDatabase):
+    """The pool, without a ``SELECT 1`` round trip for a connection that was in use a moment ago.
+
+    peewee pings every connection it hands out. A connection returned less than ``ping_after``
+    seconds ago, idle and open by its own local status, is handed out as it is; one that sat
+    longer (for example through a database restart) is pinged first, as before. This takes one
+    of the two or three round trips off every request (the credential check, the room-list
+    generation)."""
+
+    def __init__(self, *args, ping_after: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._ping_after = ping_after
+        self._returned: dict = {}
+
+    def _close(self, conn, close_conn=False):
+        key = self.conn_key(conn)
+        if close_conn:
+            self._returned.pop(key, None)
+        else:
+            self._returned[key] = time.monotonic()
+        super()._close(conn, close_conn)
+
+    def _is_closed(self, conn):
+        returned = self._returned.pop(self.conn_key(conn), None)
+        if conn.closed:
+            return True
+        recent = returned is not None and time.monotonic() - returned < self._ping_after
+        if recent and self._adapter.txn_status(conn) == self._adapter.txn_idle:
+            return False
+        return super()._is_closed(conn)
+
+
 def make_database(config) -> peewee.Database:
     """Build (without connecting) the database object for ``database.url``."""
     section = config["database"]
@@ -145,7 +177,7 @@ def make_database(config) -> peewee.Database:
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     kwargs.update(params)
     name = unquote(parts.path.lstrip("/")) or "postgres"
-    return PooledPostgresqlDatabase(
+    return TalkPooledPostgresqlDatabase(
         name,
         max_connections=section["pool_max_connections"],
         stale_timeout=section["pool_stale_timeout"],

@@ -5,6 +5,7 @@ request answers 503, and the next one succeeds; no pool slot leaks. Needs Postgr
 from __future__ import annotations
 
 import os
+import time
 
 import psycopg
 import pytest
@@ -37,3 +38,26 @@ def test_dead_pooled_connection_is_discarded(make_client):
         assert client.ocs("GET", "/cloud/user", user="alice").status_int == 200
     assert client.test.get("/health/ready").json == {"status": "ok", "database": "ok"}
     assert len(dbm.db.obj._in_use) == 0
+
+
+def test_pool_pings_only_connections_that_sat_idle(make_client, monkeypatch):
+    """A connection returned a moment ago is handed out without a ``SELECT 1``; one idle longer
+    than ``ping_after`` is pinged, and replaced when its backend is gone."""
+    make_client()  # binds dbm.db to the test database
+    pool = dbm.db.obj
+    pool._ping_after = 0.3
+    pings = []
+    ping = pool._adapter.is_connection_closed
+    monkeypatch.setattr(pool._adapter, "is_connection_closed", lambda conn: pings.append(1) or ping(conn))
+    dbm.db.execute_sql("SELECT 1")
+    pid = dbm.db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+    dbm.release_connection()
+    for _ in range(5):  # busy: reused at once, no ping
+        assert dbm.db.execute_sql("SELECT pg_backend_pid()").fetchone()[0] == pid
+        dbm.release_connection()
+    assert pings == []
+    kill_other_backends()
+    time.sleep(0.4)  # idle longer than ping_after: pinged, found dead, replaced
+    assert dbm.db.execute_sql("SELECT pg_backend_pid()").fetchone()[0] != pid
+    dbm.release_connection()
+    assert pings
