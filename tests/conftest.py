@@ -17,29 +17,63 @@ from ocs.accounts import service as accounts
 from ocs.config import load_config
 
 PG_URL = os.environ.get("TALK_TEST_DATABASE_URL", "")
+# TALK_TEST_VERIFY_ROOM_LISTS=1: every test checks each cached room list it is served against a
+# fresh one (slower; tests/test_room_list_cache.py checks every kind of write either way)
+VERIFY_ROOM_LISTS = os.environ.get("TALK_TEST_VERIFY_ROOM_LISTS", "") == "1"
 FAST_ARGON2 = {"argon2_memory_cost": 1024, "argon2_time_cost": 1, "argon2_parallelism": 1}
 
 
-def reset_postgres(url: str) -> None:
+def _pg_connect(url: str):
     import psycopg
 
     parts = urlsplit(url)
-    with psycopg.connect(
+    return psycopg.connect(
         host=parts.hostname,
         port=parts.port or 5432,
         user=parts.username,
         password=parts.password,
         dbname=parts.path.lstrip("/"),
         autocommit=True,
-    ) as conn:
+    )
+
+
+def reset_postgres(url: str) -> None:
+    """An empty ``public`` schema."""
+    with _pg_connect(url) as conn:
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")
+
+
+_PG_SCHEMA = {"current": False}  # whether this session migrated the schema and only data changed
+
+
+def clean_postgres(url: str) -> None:
+    """An empty database with the current schema: the first call of a session drops the schema
+    (the first app migrates it); later calls empty every table, which is much faster than
+    migrating again for each test, and keep the recorded schema versions."""
+    if not _PG_SCHEMA["current"]:
+        reset_postgres(url)
+        _PG_SCHEMA["current"] = True
+        return
+    with _pg_connect(url) as conn:
+        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        data = [f'"{t}"' for t in tables if t != "server_settings"]
+        if data:
+            conn.execute(f"TRUNCATE {', '.join(data)} RESTART IDENTITY CASCADE")
+        if "server_settings" in tables:
+            conn.execute("DELETE FROM server_settings WHERE key NOT LIKE 'schema.%'")
+
+
+def empty_postgres_schema(url: str) -> None:
+    """For tests of migrations themselves: no schema at all, and the next test starts over."""
+    reset_postgres(url)
+    _PG_SCHEMA["current"] = False
 
 
 @pytest.fixture
 def database_url(tmp_path):
     if PG_URL:
-        reset_postgres(PG_URL)
+        clean_postgres(PG_URL)
         yield PG_URL
     else:
         yield f"sqlite:///{tmp_path}/talk.db"
@@ -154,7 +188,7 @@ def make_app(database_url, tmp_path):
             "passwords": dict(FAST_ARGON2),
             "server": {"log_level": "WARNING"},
             # every cached room list is rendered again and compared (a stale one answers 500)
-            "talk": {"room_list_cache_verify": True},
+            "talk": {"room_list_cache_verify": VERIFY_ROOM_LISTS},
         }
         config = load_config(path=os.devnull, environ={}, overrides=deep_merge(base, overrides or {}))
         app = wsgi.create_app(config, **kwargs)

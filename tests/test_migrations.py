@@ -20,6 +20,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
+def database_url(tmp_path):
+    """These tests build schemas themselves: they start (and leave the next test) without one."""
+    url = os.environ.get("TALK_TEST_DATABASE_URL", "")
+    if url:
+        from tests.conftest import empty_postgres_schema
+
+        empty_postgres_schema(url)
+        yield url
+        dbm.discard_connections()
+        empty_postgres_schema(url)
+    else:
+        yield f"sqlite:///{tmp_path}/talk.db"
+        dbm.discard_connections()
+
+
+@pytest.fixture
 def bare_db(database_url):
     config = load_config(path=os.devnull, environ={}, overrides={"database": {"url": database_url}})
     dbm.db.initialize(dbm.make_database(config))
