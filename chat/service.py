@@ -156,7 +156,7 @@ class ChatService:
             Room.update(last_message_id=row.id, last_activity=now).where(Room.id == room.id).execute()
             room.last_message_id, room.last_activity = row.id, now
         room_id = room.id
-        listcache.touch_rooms([room_id])
+        listcache.touch_rooms([room_id])  # every message, system message and reaction row
         dbm.after_commit(lambda: self.waiters.notify(room_id))
         return row
 
@@ -705,7 +705,6 @@ class ChatService:
             )
             if not changed:  # deleted meanwhile by a concurrent request
                 raise OCSError("message", status=405, message="Method not allowed")
-            listcache.touch_rooms([row.room_id])
             row.message, row.meta = text, dumps(meta)
             system_row = self._system(
                 room, self.actor(ctx), "message_edited", now, parent=row, message=row.id
@@ -815,8 +814,6 @@ class ChatService:
         else:
             counts.pop(emoji, None)
         ChatMessage.update(reactions=dumps(counts)).where(ChatMessage.id == message_id).execute()
-        room_id = ChatMessage.select(ChatMessage.room).where(ChatMessage.id == message_id).scalar()
-        listcache.touch_rooms([room_id])
 
     def reactions(self, ctx, message_id: int, emoji: str | None = None) -> dict:
         """Emoji → who reacted, newest first (``GET /reaction/…``, and POST/DELETE answers)."""
