@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-from urllib.parse import urlencode, urlsplit
+import signal
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
 import webtest
@@ -35,6 +36,33 @@ def _pg_connect(url: str):
         dbname=parts.path.lstrip("/"),
         autocommit=True,
     )
+
+
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (``test_gw0``, ...),
+    created on first use next to the one ``TALK_TEST_DATABASE_URL`` names."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return url
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if name.endswith(f"_{worker}"):  # this module imported a second time (as tests.conftest)
+        return url
+    name = f"{name}_{worker}"
+    with _pg_connect(url) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            try:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            except psycopg.errors.DuplicateDatabase:
+                pass
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+# Test modules read the variable at import, after this: they see the worker's database too.
+if PG_URL:
+    PG_URL = os.environ["TALK_TEST_DATABASE_URL"] = _worker_database(PG_URL)
 
 
 def reset_postgres(url: str) -> None:
@@ -300,7 +328,11 @@ def live_server(database_url, tmp_path):
 
     yield start
     for server, log in started:
-        server.process.terminate()
+        # Quick shutdown (SIGINT): a graceful one waits for the clients' keep-alive connections,
+        # about 3 s per server. Tests that need a graceful stop (to read the final logs) terminate
+        # the server themselves first.
+        if server.process.poll() is None:
+            server.process.send_signal(signal.SIGINT)
         try:
             server.process.wait(timeout=30)
         except subprocess.TimeoutExpired:

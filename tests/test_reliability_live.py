@@ -11,6 +11,8 @@ import signal
 import subprocess
 from urllib.parse import urlsplit
 
+import pytest
+
 from ocs import db as dbm
 from ocs.accounts import service as accounts
 from tests.test_live_server import seeded  # noqa: F401 - fixture
@@ -59,6 +61,7 @@ def test_refused_body_keeps_the_connection_usable(seeded):  # noqa: F811
     dbm.release_connection()
 
 
+@pytest.mark.serial  # measures latency: alone, not beside another test worker
 def test_a_throttled_flood_does_not_stall_other_clients(live_server, database_url):
     """One address with 6 failed logins floods 16 concurrent wrong-password requests (throttle on,
     not in testing mode); other addresses' requests keep p99 under 100 ms."""
@@ -366,6 +369,7 @@ def test_sqlite_disk_full_is_503_and_recovers(live_server, tmp_path):
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.serial  # stops the PostgreSQL cluster that other test workers use
 @_postgres_only()
 def test_postgres_restart_under_load_is_503_then_recovers(live_server, database_url):
     """PostgreSQL stopped and started again while clients read and write: 503 with Retry-After
