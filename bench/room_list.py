@@ -218,6 +218,7 @@ def main(argv=None) -> int:
                         authorization,
                         str(args.duration),
                         str(args.connections),
+                        str(workdir),
                     ],
                     stdout=subprocess.PIPE,
                     cwd=ROOT / "bench",
@@ -247,8 +248,8 @@ MULTI = """
 import sys
 from pathlib import Path
 from common import wrk
-url, auth, duration, connections = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-print(wrk(url, auth, duration, connections, Path('.'), threads=1)["rps"])
+url, auth, duration, connections, workdir = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+print(wrk(url, auth, duration, connections, Path(workdir), threads=1)["rps"])
 """
 
 
