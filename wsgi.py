@@ -94,7 +94,8 @@ def create_app(config=None, *, clock=time.time, sleep=time.sleep) -> TalkApp:
     platform.mailer = Mailer(config)
 
     app = TalkApp(
-        middleware=[dbm.DatabaseMiddleware(), platform_app.PlatformMiddleware(platform)],
+        middleware=[platform_app.PlatformMiddleware(platform)],
+        request_type=platform_app.Request,
     )
     app.req_options.auto_parse_form_urlencoded = False
     app.req_options.strip_url_path_trailing_slash = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import ipaddress
 import logging
-import os
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -97,8 +97,25 @@ def policy_for(resource, method: str) -> Policy | None:
 
 
 def new_request_id() -> str:
-    """20 random characters from [A-Za-z0-9] (hex digits are a subset)."""
-    return os.urandom(10).hex()
+    """20 hex digits. Request ids correlate log lines; they guard nothing, so the process's
+    Mersenne Twister (seeded from the OS, reseeded after fork) serves instead of a system call."""
+    return f"{random.getrandbits(80):020x}"
+
+
+class RequestContext(falcon.Context):
+    """``req.context``: these class attributes are the defaults of every request, so that
+    ``process_request`` does not assign them one by one (a request sets only what differs)."""
+
+    user = None
+    app_password_id = None  # set when the request authenticated with an app password
+    fmt = None
+    talk_v4 = False
+    api_version = None
+    policy = None
+
+
+class Request(falcon.Request):
+    context_type = RequestContext
 
 
 class Platform:
@@ -172,7 +189,8 @@ class Platform:
 
 
 class PlatformMiddleware:
-    """Steps 1–8 of ``ocs.md`` §2 around every request, plus headers and logging."""
+    """Steps 1–8 of ``ocs.md`` §2 around every request, plus headers and logging; at the end of
+    every request it returns the database connection (checked out lazily by whatever used it)."""
 
     def __init__(self, platform: Platform):
         self.platform = platform
@@ -187,12 +205,6 @@ class PlatformMiddleware:
         resp.set_headers(DEFAULT_HEADER_LIST)  # what a responder sets later replaces them
         incoming = req.env.get("HTTP_X_REQUEST_ID") or ""
         ctx.request_id = incoming if REQUEST_ID.match(incoming) else new_request_id()
-        ctx.user = None
-        ctx.app_password_id = None  # set when the request authenticated with an app password
-        ctx.fmt = None
-        ctx.talk_v4 = False
-        ctx.api_version = None
-        ctx.policy = None
         ctx.params = Params({})
         platform = self.platform
         self._route_path(req)
@@ -358,6 +370,13 @@ class PlatformMiddleware:
     # --- process_response: headers and the access log -------------------------------------
 
     def process_response(self, req, resp, resource, req_succeeded):
+        try:
+            self._finish(req, resp)
+        finally:
+            # the request's connection goes back (to the pool on PostgreSQL) whatever happened
+            dbm.release_connection()
+
+    def _finish(self, req, resp):
         ctx = req.context
         if getattr(ctx, "started", None) is None:  # process_request did not run
             for name, value in DEFAULT_HEADERS.items():

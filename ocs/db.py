@@ -1,8 +1,9 @@
-"""Persistence platform: the database proxy, base model, transactions, migrations, middleware.
+"""Persistence platform: the database proxy, base model, transactions, migrations.
 
-One :data:`db` proxy is bound to the configured database by ``wsgi.create_app``. The
-:class:`DatabaseMiddleware` owns the connection of a request; services own transactions and
-open them with :func:`write_tx` (``BEGIN IMMEDIATE`` on SQLite).
+One :data:`db` proxy is bound to the configured database by ``wsgi.create_app``. A request
+checks its connection out lazily, and the platform middleware returns it at the end with
+:func:`release_connection`; services own transactions and open them with :func:`write_tx`
+(``BEGIN IMMEDIATE`` on SQLite).
 """
 
 from __future__ import annotations
@@ -71,8 +72,14 @@ def param() -> str:
 
 
 def select(sql: str, params=()) -> list[tuple]:
-    """Run a prepared SELECT: the hot paths keep their SQL text instead of rebuilding it per call."""
-    return db.execute_sql(sql, params).fetchall()
+    """Run a prepared SELECT: the hot paths keep their SQL text instead of rebuilding it per call.
+    (``db.obj`` directly: each attribute read through the proxy costs about a microsecond.)"""
+    return db.obj.execute_sql(sql, params).fetchall()
+
+
+def select_one(sql: str, params=()) -> tuple | None:
+    """The first row of a prepared SELECT, or None."""
+    return db.obj.execute_sql(sql, params).fetchone()
 
 
 def is_sqlite(database=None) -> bool:
@@ -332,13 +339,6 @@ def release_connection() -> None:
             obj.manual_close()
         except Exception:  # noqa: S110 - nothing more can be done with a dead connection
             pass
-
-
-class DatabaseMiddleware:
-    """Connection per request: checked out lazily, always returned in ``process_response``."""
-
-    def process_response(self, req, resp, resource, req_succeeded):
-        release_connection()
 
 
 def discard_connections() -> None:

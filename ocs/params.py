@@ -33,6 +33,8 @@ BAD_VALUE = _BadValue()
 
 
 def _decode_component(raw: str):
+    if raw.isascii() and "%" not in raw and "+" not in raw:
+        return raw  # nothing to decode (``format=json``): the usual query string
     try:
         data = unquote_to_bytes(raw.replace("+", " "))
         if re.search(r"%(?![0-9A-Fa-f]{2})", raw):

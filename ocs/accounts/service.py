@@ -115,12 +115,12 @@ def user_by_id(user_id: int) -> User | None:
     sql = _USER_BY_ID.get(p)
     if sql is None:
         sql = _USER_BY_ID[p] = f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = {p}"  # noqa: S608 - identifiers and placeholders only
-    rows = dbm.select(sql, [user_id])
-    if not rows:
+    row = dbm.select_one(sql, (user_id,))
+    if row is None:
         return None
     # a model instance as peewee's own row reader leaves it, without a setattr per column
     user = User.__new__(User)
-    user.__data__ = dict(zip(USER_FIELDS, rows[0], strict=True))
+    user.__data__ = dict(zip(USER_FIELDS, row, strict=True))
     user._dirty = set()
     user.__rel__ = {}
     return user
