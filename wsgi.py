@@ -96,6 +96,7 @@ def create_app(config=None, *, clock=time.time, sleep=time.sleep) -> TalkApp:
     app = TalkApp(
         middleware=[platform_app.PlatformMiddleware(platform)],
         request_type=platform_app.Request,
+        response_type=platform_app.Response,
     )
     app.req_options.auto_parse_form_urlencoded = False
     app.req_options.strip_url_path_trailing_slash = False

@@ -2,15 +2,16 @@
 
 Usage (from the repository root; wrk must be installed: ``apt-get install wrk``)::
 
-    python bench/room_list.py [--duration 5] [--rounds 3] [--database URL] [--plot PATH]
+    python bench/room_list.py [--duration 2] [--rounds 9] [--database URL] [--plot PATH]
 
 1. Seeds users ``u10``, ``u58`` and ``u1000`` (``bench/seed.py``): rooms of every kind with 1–3
    other members, three messages each with mentions, a reply and reactions.
 2. Starts ocs-talk with the README's start command and a bare Falcon app (``bench/bare_app.py``)
-   with the same gunicorn settings, serving ocs-talk's own answers byte for byte.
-3. In interleaved rounds, runs wrk (4 connections) against both for ``GET /room`` (v4, JSON,
-   HTTP Basic), ``GET /cloud/capabilities`` and ``GET /status.php``; the ratio is taken per round
-   and the median reported.
+   with the same gunicorn settings, serving ocs-talk's own answers byte for byte: once with
+   ocs-talk's headers and body ("bare"), once with the body alone ("bare body").
+3. In interleaved rounds (the order turned every round), runs wrk (4 connections) against all
+   three for ``GET /room`` (v4, JSON, HTTP Basic), ``GET /cloud/capabilities`` and
+   ``GET /status.php``; the ratios are taken per round and their medians reported.
 4. Reads each worker's resident memory once 10,000 requests at 1,000 conversations were served.
 5. Starts a second ocs-talk instance on the same database and reports the combined throughput of
    both instances against one (58 conversations).
@@ -63,13 +64,19 @@ def auth(uid: str) -> str:
     return "Basic " + base64.b64encode(f"{uid}:{PASSWORD}".encode()).decode()
 
 
-def fetch(port: int, path: str, authorization: str) -> tuple[str, bytes]:
+# what gunicorn and Falcon write themselves (the bare app gets the rest of ocs-talk's headers)
+SERVER_HEADERS = {"server", "date", "connection", "content-length", "content-type", "transfer-encoding"}
+
+
+def fetch(port: int, path: str, authorization: str) -> tuple[str, bytes, list]:
+    """ocs-talk's answer: content type, body and the other headers it sent."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         headers={"OCS-APIRequest": "true", "Accept": "application/json", "Authorization": authorization},
     )
     with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - loopback only
-        return response.headers["Content-Type"], response.read()
+        headers = [[k, v] for k, v in response.headers.items() if k.lower() not in SERVER_HEADERS]
+        return response.headers["Content-Type"], response.read(), headers
 
 
 def plot(results: dict, path: Path, title: str) -> bool:
@@ -85,16 +92,21 @@ def plot(results: dict, path: Path, title: str) -> bool:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
     talk = [results["cases"][c]["talk_rps"] for c in cases]
     bare = [results["cases"][c]["bare_rps"] for c in cases]
+    bare_body = [results["cases"][c]["bare_body_rps"] for c in cases]
     xs = range(len(cases))
-    left.bar([x - 0.2 for x in xs], bare, width=0.4, label="bare Falcon, same bytes", color="#bbbbbb")
-    left.bar([x + 0.2 for x in xs], talk, width=0.4, label="ocs-talk", color="#0082c9")
+    left.bar([x - 0.27 for x in xs], bare_body, width=0.27, label="bare, same body", color="#dddddd")
+    left.bar(list(xs), bare, width=0.27, label="bare, same headers and body", color="#999999")
+    left.bar([x + 0.27 for x in xs], talk, width=0.27, label="ocs-talk", color="#0082c9")
     left.set_yscale("log")
     left.set_xticks(list(xs), cases, rotation=20)
     left.set_ylabel("requests/s (log scale)")
     left.set_title("Throughput, 4 connections")
-    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, frameon=False, fontsize=8)
     ratios = [results["cases"][c]["ratio"] for c in cases]
-    right.bar(list(xs), ratios, color="#0082c9")
+    ratios_body = [results["cases"][c]["ratio_body"] for c in cases]
+    right.bar([x - 0.2 for x in xs], ratios_body, width=0.4, color="#9cc9e6", label="to the same body")
+    right.bar([x + 0.2 for x in xs], ratios, width=0.4, color="#0082c9", label="to the same headers and body")
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False, fontsize=8)
     for x, case in zip(xs, cases, strict=True):
         right.hlines(TARGETS[case], x - 0.4, x + 0.4, colors="#d0342c", linestyles="dashed")
     right.set_xticks(list(xs), cases, rotation=20)
@@ -111,8 +123,8 @@ def plot(results: dict, path: Path, title: str) -> bool:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", default="", help="PostgreSQL URL (emptied first); default SQLite")
-    parser.add_argument("--duration", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=2, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--plot", default="", help="write a PNG plot here")
     parser.add_argument("--json", default="", help="write the results as JSON here")
@@ -148,13 +160,12 @@ def main(argv=None) -> int:
             cases = {k: v for k, v in cases.items() if k in args.only.split(",")}
         manifest, sizes = {}, {}
         for name, (path, authorization) in cases.items():
-            content_type, body = fetch(port, path, authorization)
+            content_type, body, headers = fetch(port, path, authorization)
             file = workdir / f"body-{len(manifest)}"
             file.write_bytes(body)
             # the bare app tells the cases apart by path
-            manifest[f"/{len(manifest)}{path}"] = [content_type, str(file)]
+            manifest[f"/{len(manifest)}{path}"] = [content_type, str(file), headers]
             sizes[name] = len(body)
-        manifest["/status.php"] = ["application/json", str(workdir / "body-0")]
         (workdir / "bodies.json").write_text(json.dumps(manifest))
         bare, bare_port = start(
             "bare_app:create_app()",
@@ -165,24 +176,33 @@ def main(argv=None) -> int:
         for index, (name, (path, authorization)) in enumerate(cases.items()):
             targets[name] = (
                 (f"http://127.0.0.1:{port}{path}", authorization),
-                (f"http://127.0.0.1:{bare_port}/{index}{path}", authorization),
+                (f"http://127.0.0.1:{bare_port}/full/{index}{path}", authorization),
+                (f"http://127.0.0.1:{bare_port}/body/{index}{path}", authorization),
             )
         served_1000 = 0
-        for name, (talk_case, bare_case) in targets.items():  # warm up
+        for name, (talk_case, bare_case, body_case) in targets.items():  # warm up
             result = wrk(*talk_case, 2, args.connections, workdir)
             wrk(*bare_case, 1, args.connections, workdir)
+            wrk(*body_case, 1, args.connections, workdir)
             if name == "room 1000":
                 served_1000 += result["requests"]
-        runs = {name: {"talk": [], "bare": [], "ratio": []} for name in targets}
-        for _ in range(args.rounds):
-            for name, (talk_case, bare_case) in targets.items():
-                mine = wrk(*talk_case, args.duration, args.connections, workdir)
-                ref = wrk(*bare_case, args.duration, args.connections, workdir)
-                if mine["errors"] or ref["errors"]:
+        runs = {name: {"talk": [], "bare": [], "body": [], "ratio": [], "ratio_body": []} for name in targets}
+        for index in range(args.rounds):
+            for name, (talk_case, bare_case, body_case) in targets.items():
+                # short runs, many rounds, the order turned every round: a burst of load from
+                # elsewhere on the machine then spoils one ratio, not the median
+                order = [talk_case, bare_case, body_case]
+                if index % 2:
+                    order.reverse()
+                measured = {id(c): wrk(*c, args.duration, args.connections, workdir) for c in order}
+                mine, ref, body_ref = (measured[id(c)] for c in (talk_case, bare_case, body_case))
+                if mine["errors"] or ref["errors"] or body_ref["errors"]:
                     raise RuntimeError(f"{name}: non-2xx answers during the run")
                 runs[name]["talk"].append(mine)
                 runs[name]["bare"].append(ref)
+                runs[name]["body"].append(body_ref)
                 runs[name]["ratio"].append(mine["rps"] / ref["rps"])
+                runs[name]["ratio_body"].append(mine["rps"] / body_ref["rps"])
                 if name == "room 1000":
                     served_1000 += mine["requests"]
         results = {"database": kind, "serve": " ".join(SERVE), "connections": args.connections, "cases": {}}
@@ -192,8 +212,11 @@ def main(argv=None) -> int:
                 "talk_rps": statistics.median(r["rps"] for r in run["talk"]),
                 "talk_p99_ms": statistics.median(r["p99"] for r in run["talk"]),
                 "bare_rps": statistics.median(r["rps"] for r in run["bare"]),
+                "bare_body_rps": statistics.median(r["rps"] for r in run["body"]),
                 "ratio": statistics.median(run["ratio"]),
+                "ratio_body": statistics.median(run["ratio_body"]),
                 "rounds": [round(x, 3) for x in run["ratio"]],
+                "rounds_body": [round(x, 3) for x in run["ratio_body"]],
                 "target": TARGETS[name],
             }
         if "room 1000" in targets:
@@ -207,7 +230,8 @@ def main(argv=None) -> int:
             one = f"http://127.0.0.1:{port}{path}"
             two = f"http://127.0.0.1:{second_port}{path}"
             wrk(two, authorization, 2, args.connections, workdir)
-            single = wrk(one, authorization, args.duration, args.connections, workdir)["rps"]
+            seconds = max(args.duration, 5)
+            single = wrk(one, authorization, seconds, args.connections, workdir)["rps"]
             both = [
                 subprocess.Popen(  # noqa: S603 - wrk on loopback
                     [
@@ -216,7 +240,7 @@ def main(argv=None) -> int:
                         MULTI,
                         target,
                         authorization,
-                        str(args.duration),
+                        str(seconds),
                         str(args.connections),
                         str(workdir),
                     ],
@@ -226,7 +250,7 @@ def main(argv=None) -> int:
                 )
                 for target in (one, two)
             ]
-            combined = [float(p.communicate(timeout=args.duration + 60)[0]) for p in both]
+            combined = [float(p.communicate(timeout=seconds + 60)[0]) for p in both]
             results["multi_server"] = {"one_instance_rps": single, "two_instances_rps": combined}
     finally:
         for proc in procs:
@@ -255,11 +279,16 @@ print(wrk(url, auth, duration, connections, Path(workdir), threads=1)["rps"])
 
 def report(results: dict) -> None:
     print(f"\n{results['database']}; gunicorn {results['serve']}; wrk, {results['connections']} connections")
-    print(f"{'case':<18}{'bytes':>10}{'ocs-talk':>11}{'bare':>10}{'ratio':>8}{'target':>8}  rounds")
+    print("bare: a Falcon app answering with ocs-talk's headers and body; bare body: with its body only")
+    print(
+        f"{'case':<18}{'bytes':>10}{'ocs-talk':>10}{'bare':>8}{'ratio':>7}{'bare body':>11}{'ratio':>7}"
+        f"{'target':>8}  rounds (to bare; to bare body)"
+    )
     for name, case in results["cases"].items():
         print(
-            f"{name:<18}{case['bytes']:>10}{case['talk_rps']:>11.0f}{case['bare_rps']:>10.0f}"
-            f"{case['ratio']:>8.2f}{'≥ ' + str(case['target']):>8}  {case['rounds']}"
+            f"{name:<18}{case['bytes']:>10}{case['talk_rps']:>10.0f}{case['bare_rps']:>8.0f}"
+            f"{case['ratio']:>7.2f}{case['bare_body_rps']:>11.0f}{case['ratio_body']:>7.2f}"
+            f"{'≥ ' + str(case['target']):>8}  {case['rounds']}; {case['rounds_body']}"
         )
     if "memory" in results:
         memory = results["memory"]

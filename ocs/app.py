@@ -43,7 +43,7 @@ DEFAULT_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
-DEFAULT_HEADER_LIST = list(DEFAULT_HEADERS.items())
+_DEFAULT_HEADERS_LOWER = {name.lower(): value for name, value in DEFAULT_HEADERS.items()}
 OCS_PREFIXES = (("/ocs/v1.php", 1), ("/ocs/v2.php", 2))
 PLAIN_PATHS = ("/status.php", "/health/live", "/health/ready")
 UNROUTED = "/-unrouted-"
@@ -87,6 +87,7 @@ def policy(**kwargs):
 
 
 DEFAULT_POLICY = Policy()
+_UNKNOWN = object()
 
 
 def policy_for(resource, method: str) -> Policy | None:
@@ -116,6 +117,21 @@ class RequestContext(falcon.Context):
 
 class Request(falcon.Request):
     context_type = RequestContext
+
+
+class Response(falcon.Response):
+    """Every response starts with Nextcloud's default headers; what a responder or an error
+    handler sets replaces them."""
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        # Falcon keeps header names lower-cased in ``_headers`` (its own hot path writes there
+        # too); one dict update instead of lower-casing six names per request
+        self._headers.update(_DEFAULT_HEADERS_LOWER)
+
+    def set_lower_header(self, name: str, value: str) -> None:
+        """``set_header`` for a name already in lower case and a ``str`` value (hot paths)."""
+        self._headers[name] = value
 
 
 class Platform:
@@ -194,6 +210,7 @@ class PlatformMiddleware:
 
     def __init__(self, platform: Platform):
         self.platform = platform
+        self._policies: dict = {}  # (resource, method) -> Policy or None
 
     # --- process_request: layout, body, params, format, maintenance, authentication --------
 
@@ -202,16 +219,15 @@ class PlatformMiddleware:
             self.platform.warm(req)
         ctx = req.context
         ctx.started = time.monotonic()
-        resp.set_headers(DEFAULT_HEADER_LIST)  # what a responder sets later replaces them
-        incoming = req.env.get("HTTP_X_REQUEST_ID") or ""
-        ctx.request_id = incoming if REQUEST_ID.match(incoming) else new_request_id()
-        ctx.params = Params({})
+        incoming = req.env.get("HTTP_X_REQUEST_ID")
+        ctx.request_id = incoming if incoming and REQUEST_ID.match(incoming) else new_request_id()
         platform = self.platform
         self._route_path(req)
         ip, https = platform.client_address(req)
         ctx.https = https
         ctx.client = platform.throttler.client(ip)
         if ctx.kind != KIND_OCS:
+            ctx.params = Params({})
             return
         ctx.params = Params(parse_urlencoded(req.query_string or ""))
         self._read_body(req)
@@ -331,7 +347,10 @@ class PlatformMiddleware:
             if req.method not in ("GET",):
                 raise errors.method_not_allowed(["GET"])
             return
-        rule = policy_for(resource, req.method)
+        key = (resource, req.method)
+        rule = self._policies.get(key, _UNKNOWN)
+        if rule is _UNKNOWN:  # routes and their responders are fixed once the app is built
+            rule = self._policies[key] = policy_for(resource, req.method)
         if rule is None:
             raise errors.method_not_allowed()
         ctx.policy = rule
@@ -355,7 +374,8 @@ class PlatformMiddleware:
             raise errors.csrf_failed()
         for action in rule.throttle:
             self.platform.throttler.precheck(ctx.client, action)
-        ctx.params.path = dict(params)
+        if params:
+            ctx.params.path = dict(params)
         ctx.params.check_body()
 
     def _passes_csrf(self, req) -> bool:
@@ -378,12 +398,8 @@ class PlatformMiddleware:
 
     def _finish(self, req, resp):
         ctx = req.context
-        if getattr(ctx, "started", None) is None:  # process_request did not run
-            for name, value in DEFAULT_HEADERS.items():
-                if resp.get_header(name) is None:
-                    resp.set_header(name, value)
         request_id = getattr(ctx, "request_id", None) or new_request_id()
-        resp.set_header("X-Request-Id", request_id)
+        resp.set_lower_header("x-request-id", request_id)
         if not log.isEnabledFor(logging.INFO):
             return
         started = getattr(ctx, "started", None)

@@ -77,9 +77,16 @@ def select(sql: str, params=()) -> list[tuple]:
     return db.obj.execute_sql(sql, params).fetchall()
 
 
+_query_log = logging.getLogger("peewee")
+
+
 def select_one(sql: str, params=()) -> tuple | None:
-    """The first row of a prepared SELECT, or None."""
-    return db.obj.execute_sql(sql, params).fetchone()
+    """The first row of a prepared SELECT, or None: the driver's own ``execute`` on the
+    request's connection, with peewee's error translation and query log (what its
+    ``execute_sql`` adds besides costs about 1.5 µs, a tenth of an authenticated request)."""
+    _query_log.debug((sql, params))
+    with peewee.__exception_wrapper__:
+        return db.obj.connection().execute(sql, params).fetchone()
 
 
 def is_sqlite(database=None) -> bool:
