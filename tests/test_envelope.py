@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
 
 from ocs import formats
-from ocs.app import PUBLIC, policy
+from ocs.app import DEFAULT_HEADERS, PUBLIC, policy
 
 UNKNOWN = (
     "Invalid query, please check the syntax. API specifications are here: "
@@ -121,6 +122,38 @@ def test_default_response_headers(client):
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["Referrer-Policy"] == "no-referrer"
     assert len(r.headers["X-Request-Id"]) == 20
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/ocs/v2.php/cloud/capabilities", 200),
+        ("GET", "/ocs/v2.php/cloud/user", 401),  # refused in the middleware
+        ("GET", "/ocs/v2.php/no/such/route", 404),
+        ("DELETE", "/ocs/v2.php/cloud/capabilities", 405),
+        ("GET", "/status.php", 200),
+        ("POST", "/status.php", 405),
+        ("GET", "/elsewhere", 404),
+        ("WEBSOCKET", "/ocs/v2.php/cloud/capabilities", 400),  # refused by Falcon before any middleware
+    ],
+)
+def test_default_headers_on_every_kind_of_answer(client, method, path, status):
+    """The defaults come with the response object itself, so answers made before or outside the
+    middleware carry them too, each once, with a fresh request id."""
+    r = client.test.request(path, method=method, headers={"OCS-APIRequest": "true"}, expect_errors=True)
+    assert r.status_int == status
+    for name, value in DEFAULT_HEADERS.items():
+        assert r.headers.getall(name) == [value], name
+    assert re.fullmatch(r"[0-9a-f]{20}", r.headers["X-Request-Id"])
+    assert (
+        len(
+            {
+                client.test.request(path, method=method, expect_errors=True).headers["X-Request-Id"]
+                for _ in range(5)
+            }
+        )
+        == 5
+    )
 
 
 def test_request_id_echoed_only_when_well_formed(client):
