@@ -108,6 +108,28 @@ def database_url(tmp_path):
     dbm.discard_connections()
 
 
+def bind_database(database_url: str) -> None:
+    """Bind the models in this process to the test database (for tests that seed a database a
+    live server uses)."""
+    config = load_config(path=os.devnull, environ={}, overrides={"database": {"url": database_url}})
+    dbm.db.initialize(dbm.make_database(config))
+
+
+def seed_users(database_url: str, *users) -> None:
+    """Create accounts in the test database: each a uid (password ``<uid>pw``, display name
+    ``<Uid>``) or a tuple ``(uid, password, display name, groups)``."""
+    from ocs.accounts.passwords import Passwords
+
+    bind_database(database_url)
+    passwords = Passwords(load_config(path=os.devnull, environ={}, overrides={"passwords": FAST_ARGON2}))
+    for user in users:
+        uid, password, display_name, groups = (
+            (user, user + "pw", user.title(), ()) if isinstance(user, str) else user
+        )
+        accounts.create_user(passwords, uid, password, display_name, groups=list(groups))
+    dbm.release_connection()
+
+
 def deep_merge(base: dict, extra: dict) -> dict:
     result = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
     for key, value in extra.items():

@@ -10,7 +10,8 @@ import time
 
 from chat.models import ChatMessage
 from ocs import db as dbm
-from tests.test_reliability_live import call, connect, seed_users
+from tests.conftest import seed_users
+from tests.test_reliability_live import call, connect
 
 POSTERS = ("p1", "p2", "p3", "p4")
 POLLERS = ("r1", "r2", "r3", "r4")

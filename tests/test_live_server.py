@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,27 +12,14 @@ from nc_py_api import Nextcloud, NextcloudException
 
 from ocs import db as dbm
 from ocs.accounts import service as accounts
-from ocs.accounts.passwords import Passwords
-from ocs.config import load_config
 from ocs.throttle import BruteforceAttempt
-from tests.conftest import basic
+from tests.conftest import basic, seed_users
 
 
 @pytest.fixture
 def seeded(live_server, database_url):
     server = live_server()
-    config = load_config(
-        path=os.devnull,
-        environ={},
-        overrides={
-            "database": {"url": database_url},
-            "passwords": {"argon2_memory_cost": 1024, "argon2_time_cost": 1},
-        },
-    )
-    dbm.db.initialize(dbm.make_database(config))
-    accounts.create_user(Passwords(config), "admin1", "adminpw", "Admin One", groups=["admin"])
-    accounts.create_user(Passwords(config), "bob", "bobpw", "Bob")
-    dbm.release_connection()
+    seed_users(database_url, ("admin1", "adminpw", "Admin One", ["admin"]), "bob")
     return server
 
 
@@ -441,8 +427,6 @@ def test_nc_py_api_login_flow_v2(seeded):
 
 def test_no_secret_of_a_login_reaches_the_log_or_the_database(live_server, database_url, tmp_path):
     """The access log at INFO level: flow tokens are masked, passwords never appear."""
-    from tests.test_reliability_live import seed_users
-
     server = live_server(env={"TALK_SERVER__LOG_LEVEL": "INFO"})
     seed_users(database_url, "carol")
     nc = Nextcloud(nextcloud_url=server.url, nc_auth_user="", nc_auth_pass="")

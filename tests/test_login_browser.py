@@ -13,7 +13,7 @@ import pytest
 
 from ocs import db as dbm
 from ocs.accounts.apppasswords import AppPassword
-from tests.test_reliability_live import seed_users
+from tests.conftest import seed_users
 
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 SIZES = {"phone": (390, 844), "desktop": (1280, 860)}

@@ -11,8 +11,8 @@ import urllib.request
 
 from ocs import db as dbm
 from ocs.throttle import BruteforceAttempt
-from tests.conftest import basic
-from tests.test_reliability_live import call, seed_users
+from tests.conftest import basic, seed_users
+from tests.test_reliability_live import call
 
 
 def test_two_app_servers_share_everything_through_the_database(live_server, database_url):

@@ -15,6 +15,7 @@ import pytest
 
 from ocs import db as dbm
 from ocs.accounts import service as accounts
+from tests.conftest import seed_users
 from tests.test_live_server import seeded  # noqa: F401 - fixture
 
 
@@ -65,26 +66,14 @@ def test_refused_body_keeps_the_connection_usable(seeded):  # noqa: F811
 def test_a_throttled_flood_does_not_stall_other_clients(live_server, database_url):
     """One address with 6 failed logins floods 16 concurrent wrong-password requests (throttle on,
     not in testing mode); other addresses' requests keep p99 under 100 ms."""
-    import os
     import threading
     import time
 
-    from ocs.accounts.passwords import Passwords
-    from ocs.config import load_config
     from ocs.throttle import BruteforceAttempt
     from tests.conftest import basic
 
     server = live_server(env={"TALK_THROTTLE__TESTING": "false"})
-    config = load_config(
-        path=os.devnull,
-        environ={},
-        overrides={
-            "database": {"url": database_url},
-            "passwords": {"argon2_memory_cost": 1024, "argon2_time_cost": 1},
-        },
-    )
-    dbm.db.initialize(dbm.make_database(config))
-    accounts.create_user(Passwords(config), "bob", "bobpw", "Bob")
+    seed_users(database_url, "bob")
     now = int(time.time())
     for _ in range(6):  # the flooding address already failed six times: its delay is 6.4 s
         BruteforceAttempt.create(
@@ -145,24 +134,6 @@ def test_a_throttled_flood_does_not_stall_other_clients(live_server, database_ur
 # --- faults ---------------------------------------------------------------------------------
 
 PG_URL = os.environ.get("TALK_TEST_DATABASE_URL", "")
-
-
-def seed_users(database_url, *uids):
-    from ocs.accounts.passwords import Passwords
-    from ocs.config import load_config
-
-    config = load_config(
-        path=os.devnull,
-        environ={},
-        overrides={
-            "database": {"url": database_url},
-            "passwords": {"argon2_memory_cost": 1024, "argon2_time_cost": 1},
-        },
-    )
-    dbm.db.initialize(dbm.make_database(config))
-    for uid in uids:
-        accounts.create_user(Passwords(config), uid, uid + "pw", uid.title())
-    dbm.release_connection()
 
 
 def call(server, method, path, user="alice", body=None, timeout=30.0):
