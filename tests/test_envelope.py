@@ -137,6 +137,7 @@ def test_default_response_headers(client):
         ("WEBSOCKET", "/ocs/v2.php/cloud/capabilities", 400),  # refused by Falcon before any middleware
     ],
 )
+@pytest.mark.filterwarnings("ignore:Unknown REQUEST_METHOD")  # webtest's lint, on WEBSOCKET
 def test_default_headers_on_every_kind_of_answer(client, method, path, status):
     """The defaults come with the response object itself, so answers made before or outside the
     middleware carry them too, each once, with a fresh request id."""
