@@ -186,37 +186,37 @@ def main(argv=None) -> int:
             wrk(*body_case, 1, args.connections, workdir)
             if name == "room 1000":
                 served_1000 += result["requests"]
-        runs = {name: {"talk": [], "bare": [], "body": [], "ratio": [], "ratio_body": []} for name in targets}
+        apps = ("talk", "bare", "body")  # ocs-talk; bare with its headers and body; body alone
+        runs = {name: {app: [] for app in apps} for name in targets}
         for index in range(args.rounds):
-            for name, (talk_case, bare_case, body_case) in targets.items():
+            for name, urls in targets.items():
                 # short runs, many rounds, the order turned every round: a burst of load from
                 # elsewhere on the machine then spoils one ratio, not the median
-                order = [talk_case, bare_case, body_case]
-                if index % 2:
-                    order.reverse()
-                measured = {id(c): wrk(*c, args.duration, args.connections, workdir) for c in order}
-                mine, ref, body_ref = (measured[id(c)] for c in (talk_case, bare_case, body_case))
-                if mine["errors"] or ref["errors"] or body_ref["errors"]:
+                order = apps if index % 2 == 0 else apps[::-1]
+                measured = {
+                    app: wrk(*urls[apps.index(app)], args.duration, args.connections, workdir)
+                    for app in order
+                }
+                if any(run["errors"] for run in measured.values()):
                     raise RuntimeError(f"{name}: non-2xx answers during the run")
-                runs[name]["talk"].append(mine)
-                runs[name]["bare"].append(ref)
-                runs[name]["body"].append(body_ref)
-                runs[name]["ratio"].append(mine["rps"] / ref["rps"])
-                runs[name]["ratio_body"].append(mine["rps"] / body_ref["rps"])
+                for app in apps:
+                    runs[name][app].append(measured[app])
                 if name == "room 1000":
-                    served_1000 += mine["requests"]
+                    served_1000 += measured["talk"]["requests"]
         results = {"database": kind, "serve": " ".join(SERVE), "connections": args.connections, "cases": {}}
         for name, run in runs.items():
+            ratios = [t["rps"] / b["rps"] for t, b in zip(run["talk"], run["bare"], strict=True)]
+            ratios_body = [t["rps"] / b["rps"] for t, b in zip(run["talk"], run["body"], strict=True)]
             results["cases"][name] = {
                 "bytes": sizes[name],
                 "talk_rps": statistics.median(r["rps"] for r in run["talk"]),
                 "talk_p99_ms": statistics.median(r["p99"] for r in run["talk"]),
                 "bare_rps": statistics.median(r["rps"] for r in run["bare"]),
                 "bare_body_rps": statistics.median(r["rps"] for r in run["body"]),
-                "ratio": statistics.median(run["ratio"]),
-                "ratio_body": statistics.median(run["ratio_body"]),
-                "rounds": [round(x, 3) for x in run["ratio"]],
-                "rounds_body": [round(x, 3) for x in run["ratio_body"]],
+                "ratio": statistics.median(ratios),
+                "ratio_body": statistics.median(ratios_body),
+                "rounds": [round(x, 3) for x in ratios],
+                "rounds_body": [round(x, 3) for x in ratios_body],
                 "target": TARGETS[name],
             }
         if "room 1000" in targets:
