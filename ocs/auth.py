@@ -22,7 +22,9 @@ import logging
 import secrets
 import threading
 import time
+from typing import NamedTuple
 
+from ocs import db as dbm
 from ocs import throttle as throttling
 from ocs.accounts import service as accounts
 from ocs.accounts.models import User
@@ -64,16 +66,24 @@ def unauthorised(req) -> Unauthorised:
     return Unauthorised(headers={"WWW-Authenticate": XHR_CHALLENGE if xhr else CHALLENGE})
 
 
+class CachedCredential(NamedTuple):
+    user_id: int
+    epoch: int  # the user's credential epoch when the password was verified
+    expires: float  # the password is verified again after this (monotonic clock)
+    data: dict  # the user row as last read (without the password hash)
+    token: int | None  # the change signal's token when ``data`` was read (ocs/changes.py)
+
+
 class CredentialCache:
     """Verified Basic credentials per process, keyed by a MAC (process secret) of the whole
     ``Authorization`` header, so that a hit needs neither base64 nor a password hash; the
-    credentials themselves are never kept."""
+    credentials themselves are never kept, nor the password hash."""
 
     def __init__(self, ttl: int, clock=time.monotonic):
         self.ttl = ttl
         self.clock = clock
         self._secret = secrets.token_bytes(32)
-        self._entries: dict[bytes, tuple[int, int, float]] = {}
+        self._entries: dict[bytes, CachedCredential] = {}
         self._lock = threading.Lock()
 
     def _key(self, header: str) -> bytes:
@@ -82,27 +92,36 @@ class CredentialCache:
             header.encode("utf-8", "surrogatepass"), key=self._secret, digest_size=32
         ).digest()
 
-    def lookup(self, header: str) -> tuple[int, int] | None:
-        """``(user id, credential epoch)`` stored for this header, unless expired."""
+    def lookup(self, header: str) -> CachedCredential | None:
+        """What is stored for this header, unless expired."""
         if self.ttl <= 0:
             return None
         key = self._key(header)
         entry = self._entries.get(key)  # one dict operation: atomic, no lock needed to read
         if entry is None:
             return None
-        if entry[2] < self.clock():
+        if entry.expires < self.clock():
             self._entries.pop(key, None)
             return None
-        return entry[0], entry[1]
+        return entry
 
-    def store(self, header: str, user: User) -> None:
+    def store(self, header: str, user: User, token: int | None) -> None:
+        """After the password was verified; ``token`` as read before the user row was."""
         if self.ttl <= 0:
             return
+        self._put(header, user.id, user.credential_epoch, self.clock() + self.ttl, user, token)
+
+    def refresh(self, header: str, entry: CachedCredential, user: User, token: int | None) -> None:
+        """The row read again (same credential epoch), the password not: the expiry stays."""
+        self._put(header, entry.user_id, entry.epoch, entry.expires, user, token)
+
+    def _put(self, header, user_id, epoch, expires, user, token) -> None:
+        data = {name: user.__data__.get(name) for name in accounts.USER_FIELDS}
         key = self._key(header)
         with self._lock:
-            if len(self._entries) >= CACHE_LIMIT:
+            if key not in self._entries and len(self._entries) >= CACHE_LIMIT:
                 self._entries.pop(next(iter(self._entries)))
-            self._entries[key] = (user.id, user.credential_epoch, self.clock() + self.ttl)
+            self._entries[key] = CachedCredential(user_id, epoch, expires, data, token)
 
 
 class BasicAuth:
@@ -120,12 +139,19 @@ class BasicAuth:
         header = req.env.get("HTTP_AUTHORIZATION")
         if not header:
             return None
-        # verified before: one indexed read, so that a deleted account or a changed
-        # password (a new credential epoch) is refused at once by every worker and server
+        # read before any user row: a change committed after this is seen by the next request
+        signal = dbm.db.obj.changes
+        token = signal.token() if signal is not None else None
         cached = self.cache.lookup(header)
         if cached is not None:
-            user = accounts.user_by_id(cached[0])
-            if user is not None and user.credential_epoch == cached[1]:
+            if token is not None and cached.token == token:
+                # no account row changed on this host since the row was read (SQLite)
+                return accounts.user_from_data(cached.data.copy())
+            # one indexed read, so that a deleted account or a changed password (a new
+            # credential epoch) is refused at once by every worker and server
+            user = accounts.user_by_id(cached.user_id)
+            if user is not None and user.credential_epoch == cached.epoch:
+                self.cache.refresh(header, cached, user, token)
                 return user
         if is_bearer(header):
             self.throttler.register(client, throttling.LOGIN, {"user": ""})
@@ -152,7 +178,7 @@ class BasicAuth:
             raise unauthorised(req)
         if earlier:
             self.throttler.reset(client, throttling.LOGIN, {"user": user.uid})
-        self.cache.store(header, user)
+        self.cache.store(header, user, token)
         return user
 
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import peewee
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
-from ocs import errors
+from ocs import changes, errors
 from ocs.config import ConfigError
 
 log = logging.getLogger("ocs.db")
@@ -163,7 +163,7 @@ def make_database(config) -> peewee.Database:
         if path != ":memory:":
             directory = os.path.dirname(os.path.abspath(path))
             os.makedirs(directory, exist_ok=True)
-        return TalkSqliteDatabase(
+        database = TalkSqliteDatabase(
             path,
             busy_timeout_s=section["busy_timeout_ms"] / 1000.0,
             # busy_timeout first: the WAL switch of a fresh file needs the lock other
@@ -179,6 +179,8 @@ def make_database(config) -> peewee.Database:
             timeout=section["busy_timeout_ms"] / 1000.0,
             autoconnect=True,
         )
+        database.changes = changes.for_database(database)
+        return database
     if importlib.util.find_spec("psycopg") is None:
         raise ConfigError("database.url: PostgreSQL needs psycopg: pip install 'ocs-talk[postgresql]'")
     params = dict(parse_qsl(parts.query))
@@ -191,7 +193,7 @@ def make_database(config) -> peewee.Database:
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     kwargs.update(params)
     name = unquote(parts.path.lstrip("/")) or "postgres"
-    return TalkPooledPostgresqlDatabase(
+    database = TalkPooledPostgresqlDatabase(
         name,
         max_connections=section["pool_max_connections"],
         stale_timeout=section["pool_stale_timeout"],
@@ -199,6 +201,8 @@ def make_database(config) -> peewee.Database:
         autoconnect=True,
         **kwargs,
     )
+    database.changes = None  # several hosts share it: rows are read back (ocs/changes.py)
+    return database
 
 
 _ROLLBACK_AFTERMATH = ("no transaction is active", "no such savepoint")
@@ -293,7 +297,7 @@ def write_tx():
 
 def is_unavailable_error(exc: BaseException) -> bool:
     """True for database errors that mean "busy or unavailable" (answered 503, D41)."""
-    if isinstance(exc, MaxConnectionsExceeded):
+    if isinstance(exc, MaxConnectionsExceeded | changes.SignalUnavailable):
         return True
     if isinstance(exc, peewee.OperationalError | peewee.InterfaceError | sqlite3.OperationalError):
         text = str(exc).lower()
@@ -359,6 +363,9 @@ def discard_connections() -> None:
         obj.close_all()
     elif not obj.is_closed():
         obj.close()
+    signal = getattr(obj, "changes", None)
+    if signal is not None:
+        signal.close()  # a worker maps it again itself: flock does not tell forked copies apart
 
 
 def ping(timeout_s: float = 2.0) -> bool:

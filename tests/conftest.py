@@ -7,6 +7,9 @@ import base64
 import json
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -360,3 +363,39 @@ def live_server(database_url, tmp_path):
         except subprocess.TimeoutExpired:
             server.process.kill()
         log.close()
+
+
+# --- the occ command in a process of its own -------------------------------------------------
+
+
+@pytest.fixture
+def occ(database_url):
+    """Run ``occ`` as a subprocess against the test database; ``expect``: its exit code."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TALK_") and k != "OC_PASS"}
+    env.update(
+        {
+            "TALK_DATABASE__URL": database_url,
+            "TALK_PASSWORDS__ARGON2_MEMORY_COST": "1024",
+            "TALK_PASSWORDS__ARGON2_TIME_COST": "1",
+        }
+    )
+
+    root = Path(__file__).resolve().parent.parent
+
+    def run(*args, password=None, expect=0):
+        run_env = dict(env)
+        if password is not None:
+            run_env["OC_PASS"] = password
+        proc = subprocess.run(
+            [sys.executable, "-m", "ocs.accounts.occ", *args],
+            cwd=root,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == expect, proc.stdout + proc.stderr
+        return proc
+
+    return run

@@ -12,7 +12,6 @@ import pytest
 from ocs.accounts.apppasswords import AppPassword
 from ocs.config import ConfigError
 from ocs.throttle import BruteforceAttempt
-from tests.test_occ import occ  # noqa: F401 - fixture
 
 UA = "Mozilla/5.0 (Android) Nextcloud-Talk v20.1.0"
 

@@ -213,7 +213,9 @@ def test_statement_count_does_not_grow(people, version, chat):
     else:
         # the same plus the user's room-list generation and the next message expiry
         assert counts[10] <= 12
-        assert cached[10] == 2  # user and generation: the list comes from the cache
+        # the generation, and the user unless the change signal vouches for the cached row
+        # (SQLite): the list comes from the cache
+        assert cached[10] == (1 if dbm.is_sqlite() else 2)
 
 
 def test_list_query_uses_the_actor_index(people):

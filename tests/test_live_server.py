@@ -381,6 +381,51 @@ def test_revoked_app_password_is_refused_by_every_worker_at_once(seeded, tmp_pat
             assert secret.encode() not in raw
 
 
+CAPABILITIES = "/ocs/v2.php/cloud/capabilities"
+
+
+def test_account_changes_are_seen_by_every_worker_at_once(seeded):
+    """Two workers with bob's credentials cached (on SQLite without reading his row): a password
+    changed through the API and a display name changed by another process (this one) count on
+    the very next request, whichever worker serves it."""
+    headers = {"OCS-APIRequest": "true", "Accept": "application/json"}
+    old = {**headers, "Authorization": basic("bob", "bobpw")}
+    assert all(request(seeded, "GET", CAPABILITIES, headers=old)[0] == 200 for _ in range(20))
+    status, _, _ = request(
+        seeded,
+        "PUT",
+        "/ocs/v2.php/cloud/users/bob",
+        headers={
+            **headers,
+            "Authorization": basic("admin1", "adminpw"),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        body=b"key=password&value=bob-new-pw",
+    )
+    assert status == 200
+    # every failure counts as a failed login: stay below the throttle's 10 attempts
+    refused = [request(seeded, "GET", CAPABILITIES, headers=old)[0] for _ in range(7)]
+    assert refused == [401] * 7
+    new = {**headers, "Authorization": basic("bob", "bob-new-pw")}
+    assert all(request(seeded, "GET", CAPABILITIES, headers=new)[0] == 200 for _ in range(20))
+    accounts.set_display_name("bob", "Robert")
+    dbm.release_connection()
+    for index in range(6):  # each creates a room as the request's user: the new name everywhere
+        status, _, body = request(
+            seeded,
+            "POST",
+            "/ocs/v2.php/apps/spreed/api/v4/room",
+            headers={**new, "Content-Type": "application/json"},
+            body=json.dumps({"roomType": 2, "roomName": f"R{index}"}).encode(),
+        )
+        assert status == 201
+        token = json.loads(body)["ocs"]["data"]["token"]
+        status, _, body = request(
+            seeded, "GET", f"/ocs/v2.php/apps/spreed/api/v4/room/{token}/participants", headers=new
+        )
+        assert [m["displayName"] for m in json.loads(body)["ocs"]["data"]] == ["Robert"]
+
+
 def browse_and_grant(login_url: str, user: str, password: str) -> None:
     """What a person does in the browser the app opened: log in, then grant access."""
     import http.cookiejar

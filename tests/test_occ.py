@@ -8,42 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from ocs.accounts import service as accounts
 from ocs.accounts.models import User
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def occ(database_url):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TALK_") and k != "OC_PASS"}
-    env.update(
-        {
-            "TALK_DATABASE__URL": database_url,
-            "TALK_PASSWORDS__ARGON2_MEMORY_COST": "1024",
-            "TALK_PASSWORDS__ARGON2_TIME_COST": "1",
-        }
-    )
-
-    def run(*args, password=None, expect=0):
-        run_env = dict(env)
-        if password is not None:
-            run_env["OC_PASS"] = password
-        proc = subprocess.run(
-            [sys.executable, "-m", "ocs.accounts.occ", *args],
-            cwd=ROOT,
-            env=run_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
-        assert proc.returncode == expect, proc.stdout + proc.stderr
-        return proc
-
-    return run
 
 
 def test_user_add_with_nextcloud_syntax_then_login(occ, make_client):

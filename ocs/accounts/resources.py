@@ -71,7 +71,10 @@ class CurrentUserResource:
 
     @policy(auth=USER)
     def on_get(self, req, resp):
-        envelope.respond(req, resp, user_details(req.context.user))
+        # read again: the request's user may come from the credential cache, whose row is not
+        # refreshed when only the last login time changed
+        me = req.context.user
+        envelope.respond(req, resp, user_details(accounts.user_by_id(me.id) or me))
 
 
 class UsersResource:
@@ -287,7 +290,7 @@ class AppPasswordConfirmResource:
         ctx = req.context
         password = ctx.params.string("password", "")
         user = ctx.user
-        ok = bool(password) and self.platform.passwords.verify(password, user.password_hash)[0]
+        ok = bool(password) and self.platform.passwords.verify(password, accounts.password_hash_of(user))[0]
         metadata = {"loginName": user.uid}
         if not ok:
             self.platform.throttler.register(ctx.client, throttle.SUDO, metadata)

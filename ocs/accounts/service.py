@@ -102,15 +102,18 @@ def valid_password(password: str) -> bool:
 # --- users ----------------------------------------------------------------------------------
 
 
-USER_COLUMNS = [f.column_name for f in User._meta.sorted_fields]
-USER_FIELDS = [f.name for f in User._meta.sorted_fields]
+# what an authenticated request knows of its user: the row without the password hash (code
+# that checks a password reads the hash itself)
+USER_COLUMNS = [f.column_name for f in User._meta.sorted_fields if f is not User.password_hash]
+USER_FIELDS = [f.name for f in User._meta.sorted_fields if f is not User.password_hash]
 
 
 _USER_BY_ID: dict[str, str] = {}
 
 
 def user_by_id(user_id: int) -> User | None:
-    """One indexed lookup with fixed SQL text (the authenticated-request hot path)."""
+    """One indexed lookup with fixed SQL text (the authenticated-request hot path); the user
+    without the password hash."""
     p = dbm.param()
     sql = _USER_BY_ID.get(p)
     if sql is None:
@@ -118,12 +121,37 @@ def user_by_id(user_id: int) -> User | None:
     row = dbm.select_one(sql, (user_id,))
     if row is None:
         return None
-    # a model instance as peewee's own row reader leaves it, without a setattr per column
+    return user_from_data(dict(zip(USER_FIELDS, row, strict=True)))
+
+
+def password_hash_of(user: User) -> str | None:
+    """The stored password hash of ``user`` (the request's user is read without it)."""
+    return User.select(User.password_hash).where(User.id == user.id).scalar()
+
+
+def user_from_data(data: dict) -> User:
+    """A model instance as peewee's own row reader leaves it, without a setattr per column
+    (``data`` becomes the instance's own)."""
     user = User.__new__(User)
-    user.__data__ = dict(zip(USER_FIELDS, row, strict=True))
+    user.__data__ = data
     user._dirty = set()
     user.__rel__ = {}
     return user
+
+
+def user_row_changed() -> None:
+    """In a write transaction that changes what :func:`user_by_id` returns for an existing user:
+    credentials cached by any process on this host are read back from the commit on
+    (``ocs/changes.py``; nothing to do on PostgreSQL, where every request reads the row)."""
+    signal = db.obj.changes
+    if signal is None:
+        return
+
+    def begin(_items) -> None:
+        busy_until = signal.begin_write()
+        dbm.after_commit(lambda: signal.end_write(busy_until))
+
+    dbm.before_commit("changes.accounts", (), begin)
 
 
 def find_user(uid: str) -> User | None:
@@ -189,6 +217,7 @@ def delete_user(uid: str, hooks: Hooks = NO_HOOKS) -> None:
         if user is None:
             raise ProvisioningError(998, "")
         hooks.fire("user_deleted", user)
+        user_row_changed()
         GroupMember.delete().where(GroupMember.user == user.uid).execute()
         user.delete_instance()
     log.info("user %s deleted", user.uid)
@@ -204,6 +233,7 @@ def set_display_name(uid: str, display_name: str, hooks: Hooks = NO_HOOKS) -> Us
             raise ProvisioningError(998, "")
         user.display_name = name
         user.save(only=[User.display_name])
+        user_row_changed()
         hooks.fire("user_renamed", user)
     return user
 
@@ -218,6 +248,7 @@ def set_email(uid: str, email: str) -> User:
             raise ProvisioningError(998, "")
         user.email = email or None
         user.save(only=[User.email])
+        user_row_changed()
     return user
 
 
@@ -233,6 +264,7 @@ def set_password(passwords, uid: str, password: str) -> User:
         User.update(password_hash=hashed, credential_epoch=User.credential_epoch + 1).where(
             User.id == user.id
         ).execute()
+        user_row_changed()
     log.info("password of user %s changed", user.uid)
     return user
 
