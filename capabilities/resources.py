@@ -39,13 +39,14 @@ class CapabilitiesResource:
         }
 
         self._answers: dict = {}  # variant -> (payload, ETag); configuration is static
+        self._everyone_creates = not config["talk"]["allowed_creator_groups"]
         self._bodies: dict = {}  # (variant, OCS version, format) -> encoded envelope
 
     def variant(self, user) -> tuple[bool, bool]:
         if user is None:
             return False, False
-        if not self.registry.config["talk"]["allowed_creator_groups"]:
-            return True, True  # everyone may create conversations: no query
+        if self._everyone_creates:
+            return True, True  # no query
         return True, self.registry.can_create(accounts.user_groups(user))
 
     def payload(self, user) -> dict:

@@ -332,11 +332,14 @@ def drop_connection_after(exc: BaseException) -> None:
 def release_connection() -> None:
     """Return the request's connection: to the pool on PostgreSQL; SQLite keeps its per-thread one."""
     obj = db.obj
-    if obj is None or obj.is_closed():
+    if obj is None:
         return
-    if is_sqlite(obj):
-        if obj.in_transaction():  # a failed request must never leave a transaction open
+    if isinstance(obj, peewee.SqliteDatabase):
+        # a failed request must never leave a transaction open (none is, on a closed connection)
+        if obj.in_transaction():
             obj.rollback()
+        return
+    if obj.is_closed():
         return
     try:
         if not obj.in_transaction():

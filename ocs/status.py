@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ocs import db as dbm
-from ocs import envelope
+from ocs import envelope, formats
 
 
 class StatusResource:
@@ -11,16 +11,11 @@ class StatusResource:
 
     def __init__(self, config):
         version = config["version"]
-        self.config = config
-        self.version = f"{version['nextcloud']}.{version['build']}"
-
-    def on_get(self, req, resp):
-        version = self.config["version"]
         body = {
             "installed": True,
-            "maintenance": self.config["server"]["maintenance"],
+            "maintenance": config["server"]["maintenance"],
             "needsDbUpgrade": False,
-            "version": self.version,
+            "version": f"{version['nextcloud']}.{version['build']}",
             "versionstring": version["nextcloud"],
             "edition": "",
             "productname": version["product_name"],
@@ -28,7 +23,13 @@ class StatusResource:
             "needsUpgrade": False,
             "upgrade": False,
         }
-        envelope.render_plain(resp, 200, body, {"Access-Control-Allow-Origin": "*"})
+        # configuration is static: the answer is encoded once
+        self.body = formats.dump_json_bytes(body)
+
+    def on_get(self, req, resp):
+        resp.set_lower_header("access-control-allow-origin", "*")
+        resp.content_type = formats.CONTENT_TYPES[formats.JSON]
+        resp.data = self.body
 
 
 class LiveResource:

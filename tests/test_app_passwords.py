@@ -8,6 +8,7 @@ import re
 import stat
 
 import pytest
+from playhouse.test_utils import count_queries
 
 from ocs.accounts.apppasswords import AppPassword
 from ocs.config import ConfigError
@@ -48,6 +49,18 @@ def test_create_and_use_an_app_password(alice):
     r = alice.ocs("GET", "/core/getapppassword", user="alice", v=1, headers={"User-Agent": UA})
     assert r.json["ocs"]["meta"]["statuscode"] == 100 and len(alice.data(r)["apppassword"]) == 72
     assert AppPassword.select().count() == 2  # every call creates one
+
+
+def test_an_app_password_request_reads_its_credential_and_user_in_one_statement_after_the_throttle(alice):
+    """Never cached (L7): the throttle's pre-check, then one indexed read of the app password
+    joined with its user."""
+    token = new_app_password(alice)
+    me(alice, "alice", token)  # the first use records its activity (a write, once a minute)
+    with count_queries() as counter:
+        r = alice.ocs("GET", "/cloud/capabilities", user="alice", password=token)
+    assert r.status_int == 200 and counter.count == 2
+    r = me(alice, "alice", token)
+    assert alice.data(r)["displayname"] == "Alice"
 
 
 def test_revoke_and_rotate(alice):
