@@ -19,6 +19,10 @@ CORE = {
 }
 
 
+ANONYMOUS = (False, False)
+MEMBER_WHO_CREATES = (True, True)
+
+
 class CapabilitiesResource:
     def __init__(self, config, registry):
         self.registry = registry
@@ -40,13 +44,14 @@ class CapabilitiesResource:
 
         self._answers: dict = {}  # variant -> (payload, ETag); configuration is static
         self._everyone_creates = not config["talk"]["allowed_creator_groups"]
-        self._bodies: dict = {}  # (variant, OCS version, format) -> encoded envelope
+        self._bodies: dict = {}  # (variant, OCS version, format) -> (ETag, payload, body, type)
 
     def variant(self, user) -> tuple[bool, bool]:
+        """(logged in, may create conversations)"""
         if user is None:
-            return False, False
+            return ANONYMOUS
         if self._everyone_creates:
-            return True, True  # no query
+            return MEMBER_WHO_CREATES  # no query
         return True, self.registry.can_create(accounts.user_groups(user))
 
     def payload(self, user) -> dict:
@@ -67,16 +72,23 @@ class CapabilitiesResource:
 
     @policy(auth=PUBLIC)
     def on_get(self, req, resp):
-        variant = self.variant(req.context.user)
-        data, etag = self.answer(variant)
+        ctx = req.context
+        user = ctx.user
+        if user is None:
+            variant = ANONYMOUS
+        elif self._everyone_creates:
+            variant = MEMBER_WHO_CREATES  # without a call: this is every client's request
+        else:
+            variant = self.variant(user)
+        key = (variant, ctx.ocs_version, ctx.fmt)
+        found = self._bodies.get(key)
+        if found is None:
+            data, etag = self.answer(variant)
+            envelope.respond(req, resp, data)
+            found = self._bodies[key] = (etag, data, resp.data, resp.content_type)
+        etag, data, body, content_type = found
         resp.set_lower_header("etag", etag)
         if req.env.get("HTTP_IF_NONE_MATCH") == etag:
             envelope.not_modified(req, resp, data)
             return
-        key = (variant, req.context.ocs_version, req.context.fmt)
-        body = self._bodies.get(key)
-        if body is None:
-            envelope.respond(req, resp, data)
-            self._bodies[key] = (resp.data, resp.content_type)
-        else:
-            resp.data, resp.content_type = body
+        resp.data, resp.content_type = body, content_type

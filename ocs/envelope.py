@@ -97,6 +97,7 @@ def not_modified(req, resp, v1_data=None) -> None:
         resp.status = falcon.HTTP_304
         resp.content_type = None
         resp.text = None
+        resp.data = None
         return
     write(req, resp, v1_data, 304)
 
