@@ -57,6 +57,7 @@ class ChangeSignal:
         self.clock_ns = clock_ns
         self._map: mmap.mmap | None = None
         self._fd: int | None = None
+        self._pid = 0  # the process that mapped it
         self._retry_at = 0.0  # after a failed open: when readers try again
         self._lock = threading.Lock()  # threads share the descriptor, so flock alone is not enough
 
@@ -102,6 +103,10 @@ class ChangeSignal:
     # --- internals ------------------------------------------------------------------------
 
     def _writable(self) -> mmap.mmap:
+        if self._map is not None and self._pid != os.getpid():
+            # mapped before a fork: the copy shares the parent's open file, and flock cannot tell
+            # the two apart, so a writer maps the file again itself
+            self.close()
         mapped = self._map or self._open(for_writing=True)
         if mapped is None:
             raise SignalUnavailable(
@@ -121,6 +126,7 @@ class ChangeSignal:
                 return None
             try:
                 self._fd, self._map = _map_file(self.path, self.database_path)
+                self._pid = os.getpid()
             except OSError as exc:
                 if not self._retry_at:
                     log.warning(

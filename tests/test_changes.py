@@ -71,6 +71,23 @@ def test_the_window_stays_open_while_any_writer_is_in_it(pair):
     assert one.token() is not None and one.token() == two.token()
 
 
+def test_a_forked_writer_maps_the_file_again_and_is_seen_by_its_parent(tmp_path):
+    signal = changes.ChangeSignal(str(tmp_path / "talk.db"))
+    before = signal.token()
+    pid = os.fork()
+    if pid == 0:  # the child: as a worker forked after the master mapped the file
+        code = 1
+        try:
+            signal.end_write(signal.begin_write())
+            code = 0 if signal._pid == os.getpid() else 2  # its own mapping now
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert signal.token() not in (None, before)
+    signal.close()
+
+
 def test_the_file_takes_the_database_files_mode(tmp_path):
     database = tmp_path / "talk.db"
     database.write_bytes(b"")
