@@ -1,7 +1,7 @@
 """Two app servers (separate gunicorn instances on different ports) sharing one database: what
 one of them writes, the other sees at once — rooms, throttle attempts, cookie sessions, credential
 revocation and chat. Runs in the PostgreSQL pass (several hosts share a PostgreSQL database); on
-SQLite both instances share the file."""
+SQLite both instances share the file (and its change signal, for account changes)."""
 
 from __future__ import annotations
 
@@ -109,6 +109,21 @@ def test_two_app_servers_share_everything_through_the_database(live_server, data
         raise AssertionError("the revoked app password still works on the other server")
     except urllib.error.HTTPError as exc:
         assert exc.code == 401
+    # bob's account password (cached by the workers of two above) changed through one: the old
+    # one is refused through two on the next request (on SQLite through the change signal)
+    change = urllib.request.Request(
+        f"{one.url}/ocs/v2.php/cloud/users/bob",
+        data=b"key=password&value=bob-new-password",
+        headers={
+            "OCS-APIRequest": "true",
+            "Authorization": basic("bob", "bobpw"),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        method="PUT",
+    )
+    with urllib.request.urlopen(change, timeout=30) as response:  # noqa: S310 - loopback only
+        assert response.status == 200
+    assert [call(two, "GET", "/room", user="bob")[0] for _ in range(3)] == [401] * 3
 
 
 def test_an_app_server_with_another_secret_refuses_to_start(live_server):
