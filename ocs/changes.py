@@ -139,30 +139,6 @@ class ChangeSignal:
             return self._map
 
 
-class LocalSignal:
-    """The signal of an in-memory database: one process holds it, so process memory is shared
-    by everyone who can write it."""
-
-    def __init__(self):
-        self._version = _new_version()
-        self._busy = 0
-
-    def token(self) -> int | None:
-        return None if self._busy else self._version
-
-    def begin_write(self) -> int:
-        self._busy += 1
-        self._version = _new_version()
-        return 0
-
-    def end_write(self, _busy_until: int) -> None:
-        self._busy = max(0, self._busy - 1)
-        self._version = _new_version()
-
-    def close(self) -> None:
-        pass
-
-
 class _FileLock:
     """Writers update ``busy_until`` read-modify-write: the thread lock, then ``flock`` (which
     excludes other open descriptions of the file, i.e. other processes)."""
@@ -216,14 +192,11 @@ def _map_file(path: str, database_path: str) -> tuple[int, mmap.mmap]:
         raise
 
 
-def for_database(database) -> ChangeSignal | LocalSignal | None:
-    """The change signal of a peewee database: a file for SQLite files, process memory for an
-    in-memory SQLite database, None for PostgreSQL (shared by hosts; rows are read back)."""
-    import peewee  # noqa: PLC0415 - keeps this module free of the ORM for its own tests
-
-    if not isinstance(database, peewee.SqliteDatabase):
+def for_database(path: str) -> ChangeSignal | None:
+    """The change signal of the SQLite database at ``path``: None for an in-memory database
+    (one connection per thread, each its own database: there is nothing to share). The path is
+    resolved as SQLite resolves it, so that processes reaching the file through different
+    symbolic links share one signal."""
+    if path == ":memory:":
         return None
-    path = database.database
-    if path == ":memory:" or path.startswith("file:"):
-        return LocalSignal()
-    return ChangeSignal(os.path.abspath(path))
+    return ChangeSignal(os.path.realpath(path))

@@ -179,7 +179,7 @@ def make_database(config) -> peewee.Database:
             timeout=section["busy_timeout_ms"] / 1000.0,
             autoconnect=True,
         )
-        database.changes = changes.for_database(database)
+        database.changes = changes.for_database(path)
         return database
     if importlib.util.find_spec("psycopg") is None:
         raise ConfigError("database.url: PostgreSQL needs psycopg: pip install 'ocs-talk[postgresql]'")

@@ -88,6 +88,19 @@ def test_a_forked_writer_maps_the_file_again_and_is_seen_by_its_parent(tmp_path)
     signal.close()
 
 
+def test_processes_reaching_the_database_through_a_symbolic_link_share_one_signal(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "data")
+    direct = changes.for_database(str(tmp_path / "data" / "talk.db"))
+    linked = changes.for_database(str(tmp_path / "link" / "talk.db"))
+    before = direct.token()
+    linked.end_write(linked.begin_write())
+    assert direct.path == linked.path and direct.token() not in (None, before)
+    direct.close()
+    linked.close()
+    assert changes.for_database(":memory:") is None  # every thread its own database
+
+
 def test_the_file_takes_the_database_files_mode(tmp_path):
     database = tmp_path / "talk.db"
     database.write_bytes(b"")
