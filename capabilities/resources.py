@@ -73,13 +73,7 @@ class CapabilitiesResource:
     @policy(auth=PUBLIC)
     def on_get(self, req, resp):
         ctx = req.context
-        user = ctx.user
-        if user is None:
-            variant = ANONYMOUS
-        elif self._everyone_creates:
-            variant = MEMBER_WHO_CREATES  # without a call: this is every client's request
-        else:
-            variant = self.variant(user)
+        variant = self.variant(ctx.user)
         key = (variant, ctx.ocs_version, ctx.fmt)
         found = self._bodies.get(key)
         if found is None:

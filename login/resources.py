@@ -237,7 +237,7 @@ class FlowV2Resource(PageBase):
 
     @page()
     def on_post(self, req, resp):
-        if self.platform.config["server"]["maintenance"]:
+        if self.platform.maintenance:
             raise errors.PlainResponse(503, {"message": "Service unavailable"})
         poll, login = self.service.create_flow(req.get_header("User-Agent") or "")
         flow_json(

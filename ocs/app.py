@@ -244,10 +244,9 @@ class PlatformMiddleware:
         params = ctx.params = Params(parse_urlencoded(query) if query else {})
         if env.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" in env:
             self._read_body(req)
-            requested = params.format_value()
         else:
-            ctx.body = b""  # the usual GET: no body to read, no format parameter in one
-            requested = params.format_value() if query else None
+            ctx.body = b""  # the usual GET: no body to read
+        requested = params.format_value() if query or params.body else None
         try:
             ctx.fmt = formats.negotiate(requested, env.get("HTTP_ACCEPT"), platform.default_format)
         except errors.BadFormat:

@@ -89,7 +89,7 @@ class AppPasswords:
         if row is None:
             return None
         token_id, last_activity = row[0], row[1]
-        user = accounts.user_from_data(dict(zip(accounts.USER_FIELDS, row[2:], strict=True)))
+        user = accounts.user_from_row(row[2:])
         if user.uid_lower != login.lower():
             return None  # the owner's login name only (any letter case), as upstream
         now = int(self.clock())

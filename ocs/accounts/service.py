@@ -119,9 +119,12 @@ def user_by_id(user_id: int) -> User | None:
     if sql is None:
         sql = _USER_BY_ID[p] = f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = {p}"  # noqa: S608 - identifiers and placeholders only
     row = dbm.select_one(sql, (user_id,))
-    if row is None:
-        return None
-    return user_from_data(dict(zip(USER_FIELDS, row, strict=True)))
+    return None if row is None else user_from_row(row)
+
+
+def user_from_row(values) -> User:
+    """The user from the values of :data:`USER_COLUMNS`, in their order."""
+    return user_from_data(dict(zip(USER_FIELDS, values, strict=True)))
 
 
 def password_hash_of(user: User) -> str | None:
