@@ -370,7 +370,10 @@ def live_server(database_url, tmp_path):
 
 @pytest.fixture
 def occ(database_url):
-    """Run ``occ`` as a subprocess against the test database; ``expect``: its exit code."""
+    """Run ``occ`` as a subprocess against the test database; ``expect``: its exit code. The
+    models of this process are bound to the same database, so that a test reads what occ wrote
+    (and not the database of whichever test ran before it in this worker)."""
+    bind_database(database_url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALK_") and k != "OC_PASS"}
     env.update(
         {
